@@ -1,0 +1,93 @@
+"""One frozen Settings object, read from NEWSDESK_* environment variables.
+
+Every setting has a default that works on one machine (SQLite and files under ./var), an
+environment variable, and a line of help; the README's settings table is checked against SETTINGS
+by the tests, so a setting cannot go undocumented.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from app.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str
+    default: str
+    help: str
+
+
+SETTINGS: dict[str, Setting] = {
+    "data_dir": Setting("NEWSDESK_DATA_DIR", "./var",
+                        "folder for the SQLite database, cached images and key files"),
+    "database_url": Setting("NEWSDESK_DATABASE_URL", "",
+                            "SQLAlchemy URL of the database; empty means SQLite at "
+                            "<data dir>/newsdesk.db"),
+    "content_dir": Setting("NEWSDESK_CONTENT_DIR", "./content",
+                           "folder of record files that `newsdesk run` imports at start"),
+    "feeds": Setting("NEWSDESK_FEEDS", "./feeds",
+                     "folder of feeds/*.yaml files (merged) or a single YAML file"),
+    "host": Setting("NEWSDESK_HOST", "127.0.0.1", "address the site listens on"),
+    "port": Setting("NEWSDESK_PORT", "8000", "port the site listens on"),
+    "base_url": Setting("NEWSDESK_BASE_URL", "",
+                        "public URL of the site for absolute links in feeds; empty means "
+                        "taken from each request"),
+    "secret_key": Setting("NEWSDESK_SECRET_KEY", "",
+                          "secret for sessions and the `secured` field; empty means a key file "
+                          "created under the data dir with mode 0600"),
+    "allow_private_networks": Setting("NEWSDESK_ALLOW_PRIVATE_NETWORKS", "0",
+                                      "1 lets fetches reach loopback and private addresses "
+                                      "(tests only)"),
+    "log_level": Setting("NEWSDESK_LOG_LEVEL", "INFO", "logging level"),
+    "fetch_workers": Setting("NEWSDESK_FETCH_WORKERS", "8",
+                             "sources fetched at the same time in a pass"),
+    "user_agent": Setting("NEWSDESK_USER_AGENT",
+                          "Newsdesk/0.1 (+https://github.com/newsdesk/newsdesk)",
+                          "User-Agent header sent with every fetch"),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    content_dir: Path
+    feeds: Path
+    host: str
+    port: int
+    base_url: str
+    secret_key: str
+    allow_private_networks: bool
+    log_level: str
+    fetch_workers: int
+    user_agent: str
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        env = os.environ if environ is None else environ
+        raw = {name: env.get(s.env, s.default) for name, s in SETTINGS.items()}
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            text = raw[f.name]
+            try:
+                if f.type in ("Path",):
+                    values[f.name] = Path(text)
+                elif f.type == "int":
+                    values[f.name] = int(text)
+                elif f.type == "bool":
+                    values[f.name] = text.strip().lower() in ("1", "true", "yes", "on")
+                else:
+                    values[f.name] = text
+            except ValueError:
+                raise ConfigError(f"expected a whole number, got {text!r}",
+                                  key=SETTINGS[f.name].env) from None
+        values.update(overrides)
+        if not values["database_url"]:
+            data_dir = Path(str(values["data_dir"]))
+            values["database_url"] = f"sqlite:///{data_dir / 'newsdesk.db'}"
+        return cls(**values)  # type: ignore[arg-type]

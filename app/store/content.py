@@ -1,0 +1,195 @@
+"""The content/ folder: records as files, imported into and exported from the database.
+
+Export is deterministic and incremental: every record goes to `YYYY/YYYY-MM-DD-<slug>.md` in the
+canonical layout, and a file whose bytes would not change is not touched.  Import takes files or
+folders; each file is saved in a savepoint of its own, so a bad file is reported (one line naming
+the file and the field or line) and leaves nothing half-written, while every other file imports.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+
+from app.errors import NewsdeskError, RecordError
+from app.record import Record, parse_record, slugify
+from app.store.db import Database
+from app.store.models import RecordRow
+from app.store.repository import RecordRepository, content_hash, from_db_time
+
+_BATCH = 500
+SKIP_NAMES = {"readme.md"}
+
+
+@dataclass
+class ImportReport:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged, "
+                f"{self.failed} failed")
+
+
+@dataclass
+class ExportReport:
+    written: int = 0
+    unchanged: int = 0
+    pruned: int = 0
+
+    def summary(self) -> str:
+        text = f"{self.written} written, {self.unchanged} unchanged"
+        return text + (f", {self.pruned} pruned" if self.pruned else "")
+
+
+def record_files(paths: Iterable[str | Path], errors: list[str]) -> Iterator[Path]:
+    """Files to import: folders give their `*.md` files recursively (READMEs excepted); a file
+    named on its own is taken whatever its extension."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for found in sorted(path.rglob("*.md")):
+                if found.is_file() and found.name.lower() not in SKIP_NAMES:
+                    yield found
+        elif path.is_file():
+            yield path
+        else:
+            errors.append(f"{path}: no such file or folder")
+
+
+def _read(path: Path) -> Record:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise RecordError(f"cannot read: {exc.strerror}") from None
+    if not data.strip():
+        raise RecordError("not a record: the file is empty")
+    return parse_record(data)
+
+
+def import_paths(db: Database, paths: Iterable[str | Path], *, now: datetime | None = None,
+                 on_error: Callable[[str], None] | None = None) -> ImportReport:
+    report = ImportReport()
+    now = now or datetime.now(UTC)
+
+    def fail(message: str) -> None:
+        report.failed += 1
+        report.errors.append(message)
+        if on_error:
+            on_error(message)
+
+    missing: list[str] = []
+    batch: list[tuple[Path, Record]] = []
+    for path in record_files(paths, missing):
+        try:
+            batch.append((path, _read(path)))
+        except RecordError as exc:
+            fail(exc.with_path(str(path)).describe())
+            continue
+        if len(batch) >= _BATCH:
+            _save_batch(db, batch, now, report, fail)
+            batch = []
+    if batch:
+        _save_batch(db, batch, now, report, fail)
+    for message in missing:
+        fail(message)
+    return report
+
+
+def _save_batch(db: Database, batch: list[tuple[Path, Record]], now: datetime,
+                report: ImportReport, fail: Callable[[str], None]) -> None:
+    with db.session() as session:
+        repo = RecordRepository(session)
+        hashes = repo.existing_hashes([record.id for _, record in batch])
+        for path, record in batch:
+            try:
+                with session.begin_nested():
+                    known = hashes.get(record.id)
+                    result = repo.save(record, now=now, known_hash=known,
+                                       exists=known is not None)
+            except (NewsdeskError, ValueError, LookupError) as exc:
+                repo.forget()
+                fail(f"{path}: {exc}")
+                continue
+            except Exception as exc:  # noqa: BLE001 - the database refused this one record
+                repo.forget()
+                fail(f"{path}: the database refused the record: {exc.__class__.__name__}: "
+                     f"{str(exc).splitlines()[0] if str(exc) else ''}")
+                continue
+            hashes[record.id] = content_hash(record)
+            setattr(report, result.outcome, getattr(report, result.outcome) + 1)
+
+
+# --------------------------------------------------------------------------- export
+
+def export_names(db: Database) -> dict[str, str]:
+    """Record id -> path relative to the export folder.  Two records that would share a name
+    are told apart by their id; the earliest id keeps the plain name."""
+    names: dict[str, str] = {}
+    used: set[str] = set()
+    with db.session() as session:
+        rows = session.execute(select(RecordRow.id, RecordRow.published_at, RecordRow.title)
+                               .order_by(RecordRow.id))
+        for rid, published_at, title in rows:
+            when = from_db_time(published_at)
+            assert when is not None
+            stem = f"{when:%Y-%m-%d}-{slugify(title) or rid}"
+            if stem in used:
+                stem = f"{stem}-{rid[:8]}"
+            used.add(stem)
+            names[rid] = f"{when:%Y}/{stem}.md"
+    return names
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".md")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def export_dir(db: Database, target: str | Path, *, prune: bool = False) -> ExportReport:
+    from app.record import dump_record
+
+    root = Path(target)
+    report = ExportReport()
+    names = export_names(db)
+    with db.session() as session:
+        for record in RecordRepository(session).iter_all():
+            path = root / names[record.id]
+            data = dump_record(record).encode("utf-8")
+            try:
+                same = path.stat().st_size == len(data) and path.read_bytes() == data
+            except FileNotFoundError:
+                same = False
+            if same:
+                report.unchanged += 1
+            else:
+                _write_atomic(path, data)
+                report.written += 1
+    if prune:
+        expected = {root / name for name in names.values()}
+        for year in sorted(root.glob("[0-9][0-9][0-9][0-9]")):
+            if not year.is_dir():
+                continue
+            for found in sorted(year.glob("*.md")):
+                if found not in expected:
+                    found.unlink()
+                    report.pruned += 1
+            if not any(year.iterdir()):
+                year.rmdir()
+    return report
