@@ -8,9 +8,8 @@ the file and the field or line) and leaves nothing half-written, while every oth
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,9 +20,10 @@ from app.errors import NewsdeskError, RecordError
 from app.record import Record, parse_record, slugify
 from app.store.db import Database
 from app.store.models import RecordRow
-from app.store.repository import RecordRepository, content_hash, from_db_time
+from app.store.repository import RecordRepository, from_db_time
 
 _BATCH = 500
+_WRITERS = 8
 SKIP_NAMES = {"readme.md"}
 
 
@@ -45,6 +45,13 @@ class ExportReport:
     written: int = 0
     unchanged: int = 0
     pruned: int = 0
+
+    def add(self, outcomes: Iterable[bool]) -> None:
+        for written in outcomes:
+            if written:
+                self.written += 1
+            else:
+                self.unchanged += 1
 
     def summary(self) -> str:
         text = f"{self.written} written, {self.unchanged} unchanged"
@@ -107,25 +114,35 @@ def import_paths(db: Database, paths: Iterable[str | Path], *, now: datetime | N
 
 def _save_batch(db: Database, batch: list[tuple[Path, Record]], now: datetime,
                 report: ImportReport, fail: Callable[[str], None]) -> None:
+    """Save a batch in one savepoint; if the database refuses any of it, save each file in a
+    savepoint of its own so that only the files at fault fail."""
     with db.session() as session:
         repo = RecordRepository(session)
         hashes = repo.existing_hashes([record.id for _, record in batch])
+        try:
+            with session.begin_nested():
+                results = repo.save_many([record for _, record in batch], now=now,
+                                         known=dict(hashes))
+        except Exception:  # noqa: BLE001 - retried one by one below, to name the file
+            repo.forget()
+        else:
+            for result in results:
+                setattr(report, result.outcome, getattr(report, result.outcome) + 1)
+            return
         for path, record in batch:
             try:
                 with session.begin_nested():
-                    known = hashes.get(record.id)
-                    result = repo.save(record, now=now, known_hash=known,
-                                       exists=known is not None)
+                    result = repo.save_many([record], now=now, known=hashes)[0]
             except (NewsdeskError, ValueError, LookupError) as exc:
                 repo.forget()
                 fail(f"{path}: {exc}")
                 continue
             except Exception as exc:  # noqa: BLE001 - the database refused this one record
                 repo.forget()
-                fail(f"{path}: the database refused the record: {exc.__class__.__name__}: "
-                     f"{str(exc).splitlines()[0] if str(exc) else ''}")
+                first = str(exc).splitlines()[0] if str(exc) else ""
+                fail(f"{path}: the database refused the record: {type(exc).__name__}: {first}")
                 continue
-            hashes[record.id] = content_hash(record)
+            hashes[record.id] = result.content_hash
             setattr(report, result.outcome, getattr(report, result.outcome) + 1)
 
 
@@ -150,37 +167,37 @@ def export_names(db: Database) -> dict[str, str]:
     return names
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".md")
+def _write_if_changed(path: Path, data: bytes) -> bool:
+    """Write `data` to `path` unless the file already holds exactly these bytes.  Written in
+    place: an interrupted write leaves a file whose bytes differ, which the next export
+    rewrites."""
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as handle:
+        handle.write(data)
+    return True
 
 
 def export_dir(db: Database, target: str | Path, *, prune: bool = False) -> ExportReport:
+    """Write every record to `target`; only files whose bytes change are written.  Creating a
+    file costs more than rendering it, so files are written by a small pool of threads."""
     from app.record import dump_record
 
     root = Path(target)
     report = ExportReport()
     names = export_names(db)
-    with db.session() as session:
+    with db.session() as session, ThreadPoolExecutor(_WRITERS) as pool:
+        pending = []
         for record in RecordRepository(session).iter_all():
-            path = root / names[record.id]
-            data = dump_record(record).encode("utf-8")
-            try:
-                same = path.stat().st_size == len(data) and path.read_bytes() == data
-            except FileNotFoundError:
-                same = False
-            if same:
-                report.unchanged += 1
-            else:
-                _write_atomic(path, data)
-                report.written += 1
+            pending.append(pool.submit(_write_if_changed, root / names[record.id],
+                                       dump_record(record).encode("utf-8")))
+            if len(pending) >= 4 * _BATCH:
+                report.add(f.result() for f in pending)
+                pending = []
+        report.add(f.result() for f in pending)
     if prune:
         expected = {root / name for name in names.values()}
         for year in sorted(root.glob("[0-9][0-9][0-9][0-9]")):

@@ -13,9 +13,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from app.record import (
@@ -40,6 +40,7 @@ from app.store.models import (
 )
 
 Outcome = Literal["new", "updated", "unchanged"]
+_T_RECORDS = cast(Table, RecordRow.__table__)
 _BATCH = 500
 
 
@@ -81,6 +82,7 @@ def _extra_value(text: str | None) -> dict[str, Any]:
 class SaveResult:
     id: str
     outcome: Outcome
+    content_hash: str = ""
 
 
 class RecordRepository:
@@ -142,50 +144,86 @@ class RecordRepository:
             ).all())
         return out
 
-    def save(self, record: Record, *, now: datetime, known_hash: str | None = None,
-             exists: bool | None = None) -> SaveResult:
-        """Insert or replace one record.  `known_hash`/`exists` let a batch caller skip the
-        lookup it already did."""
-        rid = record.id
-        digest = content_hash(record)
-        if exists is None:
-            known_hash = self.existing_hashes([rid]).get(rid)
-            exists = known_hash is not None
-        if exists and known_hash == digest:
-            return SaveResult(rid, "unchanged")
+    def save(self, record: Record, *, now: datetime) -> SaveResult:
+        """Insert or replace one record."""
+        return self.save_many([record], now=now)[0]
+
+    def save_many(self, records: Sequence[Record], *, now: datetime,
+                  known: dict[str, str] | None = None) -> list[SaveResult]:
+        """Insert or replace records, in a few statements per table for the whole batch.
+        `known` (id -> stored content hash) lets a caller skip the lookup it already did.
+        A record whose canonical text is unchanged is not touched."""
+        ids = [r.id for r in records]
+        if len(set(ids)) != len(ids):   # the same record twice: later ones win, in order
+            return [self.save_many([r], now=now)[0] for r in records]
+        hashes = known if known is not None else self.existing_hashes(ids)
+        results: list[SaveResult] = []
+        new: list[dict[str, Any]] = []
+        changed: list[dict[str, Any]] = []
+        written: list[Record] = []
         now_db = to_db_time(now)
-        provider_id = self.provider_id(record.provider.domain, record.provider.name)
-        values = dict(
+        for record in records:
+            digest = content_hash(record)
+            old = hashes.get(record.id)
+            if old == digest:
+                results.append(SaveResult(record.id, "unchanged", digest))
+                continue
+            row = self._record_values(record, digest, now_db)
+            if old is None:
+                new.append({**row, "id": record.id, "created_at": now_db})
+            else:
+                changed.append({**row, "rid": record.id})
+            written.append(record)
+            results.append(SaveResult(record.id, "new" if old is None else "updated", digest))
+        if not written:
+            return results
+        conn = self.session.connection()
+        if changed:
+            self._delete_children([row["rid"] for row in changed])
+            conn.execute(_T_RECORDS.update().where(_T_RECORDS.c.id == bindparam("rid")),
+                         changed)
+        if new:
+            conn.execute(_T_RECORDS.insert(), new)
+        self._insert_children(written)
+        return results
+
+    def _record_values(self, record: Record, digest: str, now_db: datetime | None
+                       ) -> dict[str, Any]:
+        return dict(
             category=record.category, title=record.title, excerpt=record.excerpt,
             published_at=to_db_time(record.published_at), original_url=record.original_url,
             web_url=record.web_url, amp_web_url=record.amp_web_url,
             cdn_amp_web_url=record.cdn_amp_web_url, type=record.type, quality=record.quality,
-            heat=record.heat, published=record.published, provider_id=provider_id,
+            heat=record.heat, published=record.published,
+            provider_id=self.provider_id(record.provider.domain, record.provider.name),
             provider_name=record.provider.name, secured=record.secured, body=record.body,
             content_hash=digest, updated_at=now_db)
-        if exists:
-            self._delete_children([rid])
-            self.session.execute(update(RecordRow).where(RecordRow.id == rid).values(**values))
-        else:
-            self.session.execute(insert(RecordRow).values(id=rid, created_at=now_db, **values))
-        self._insert_children(record)
-        return SaveResult(rid, "updated" if exists else "new")
 
     def _delete_children(self, ids: list[str]) -> None:
         for table in (RecordTopicRow, ImageRow, RelatedRow, RecordExtraRow):
             self.session.execute(delete(table).where(table.record_id.in_(ids)))
 
-    def _insert_children(self, record: Record) -> None:
+    def _insert_children(self, records: list[Record]) -> None:
+        topics: list[dict[str, Any]] = []
+        images: list[dict[str, Any]] = []
+        related: list[dict[str, Any]] = []
+        extras: list[dict[str, Any]] = []
+        for record in records:
+            self._children(record, topics, images, related, extras)
+        conn = self.session.connection()
+        for model, rows in ((RecordTopicRow, topics), (ImageRow, images),
+                            (RelatedRow, related), (RecordExtraRow, extras)):
+            if rows:
+                conn.execute(cast(Table, model.__table__).insert(), rows)
+
+    def _children(self, record: Record, topics: list[dict[str, Any]],
+                  images: list[dict[str, Any]], related: list[dict[str, Any]],
+                  extras: list[dict[str, Any]]) -> None:
         rid = record.id
         published_at = to_db_time(record.published_at)
-        topics = []
         for pos, name in enumerate(record.topics):
-            tid = self.topic_id(name)
-            topics.append(dict(record_id=rid, topic_id=tid, position=pos,
+            topics.append(dict(record_id=rid, topic_id=self.topic_id(name), position=pos,
                                published=record.published, published_at=published_at))
-        if topics:
-            self.session.execute(insert(RecordTopicRow), topics)
-        images: list[dict[str, Any]] = []
 
         def add_images(items: tuple[Image, ...], role: str, related: int | None) -> None:
             for pos, img in enumerate(items):
@@ -196,7 +234,6 @@ class RecordRepository:
 
         add_images(record.images, "record", None)
         add_images(record.provider.images, "provider", None)
-        related = []
         for pos, item in enumerate(record.related):
             add_images(item.images, "related", pos)
             prov = item.provider
@@ -212,16 +249,11 @@ class RecordRepository:
                 provider_domain=prov.domain if prov else None,
                 provider_extra=_extra_text(prov.extra) if prov else None,
                 quality=item.quality, extra=_extra_text(item.extra)))
-        if images:
-            self.session.execute(insert(ImageRow), images)
-        if related:
-            self.session.execute(insert(RelatedRow), related)
-        extras = [dict(record_id=rid, scope="record", key=k, position=i, value=_dump_yaml(v))
-                  for i, (k, v) in enumerate(record.extra.items())]
-        extras += [dict(record_id=rid, scope="provider", key=k, position=i, value=_dump_yaml(v))
-                   for i, (k, v) in enumerate(record.provider.extra.items())]
-        if extras:
-            self.session.execute(insert(RecordExtraRow), extras)
+        extras.extend(dict(record_id=rid, scope="record", key=k, position=i, value=_dump_yaml(v))
+                      for i, (k, v) in enumerate(record.extra.items()))
+        extras.extend(dict(record_id=rid, scope="provider", key=k, position=i,
+                           value=_dump_yaml(v))
+                      for i, (k, v) in enumerate(record.provider.extra.items()))
 
     def delete(self, ids: Iterable[str]) -> int:
         ids = list(ids)
@@ -262,8 +294,8 @@ class RecordRepository:
         out: dict[str, Record] = {}
         for i in range(0, len(ids), _BATCH):
             chunk = list(ids[i:i + _BATCH])
-            rows = self.session.execute(select(RecordRow).where(RecordRow.id.in_(chunk)))
-            out.update((r.id, r) for r in self._build(list(rows.scalars())))
+            rows = self.session.execute(select(_T_RECORDS).where(_T_RECORDS.c.id.in_(chunk)))
+            out.update((r.id, r) for r in self._build(list(rows)))
         return [out[i] for i in ids if i in out]
 
     def iter_all(self, batch: int = _BATCH) -> Iterator[Record]:
@@ -271,15 +303,15 @@ class RecordRepository:
         last = ""
         while True:
             rows = list(self.session.execute(
-                select(RecordRow).where(RecordRow.id > last).order_by(RecordRow.id).limit(batch)
-            ).scalars())
+                select(_T_RECORDS).where(_T_RECORDS.c.id > last).order_by(_T_RECORDS.c.id)
+                .limit(batch)))
             if not rows:
                 return
             yield from self._build(rows)
             last = rows[-1].id
-            self.session.expunge_all()
 
-    def _build(self, rows: list[RecordRow]) -> list[Record]:
+    def _build(self, rows: list[Any]) -> list[Record]:
+        """Records from rows of the records table (Core rows: no ORM identity map)."""
         if not rows:
             return []
         ids = [r.id for r in rows]
@@ -296,16 +328,16 @@ class RecordRepository:
             topics[rid].append(name)
         images: dict[tuple[str, str, int | None], list[Image]] = defaultdict(list)
         for img in self.session.execute(
-                select(ImageRow).where(ImageRow.record_id.in_(ids))
+                select(ImageRow.__table__).where(ImageRow.record_id.in_(ids))
                 .order_by(ImageRow.record_id, ImageRow.role, ImageRow.related_position,
-                          ImageRow.position)).scalars():
+                          ImageRow.position)):
             images[(img.record_id, img.role, img.related_position)].append(Image(
                 url=img.url, width=img.width, height=img.height, title=img.title,
                 is_cached=img.is_cached, extra=_extra_value(img.extra)))
         related: dict[str, list[Related]] = defaultdict(list)
         for rel in self.session.execute(
-                select(RelatedRow).where(RelatedRow.record_id.in_(ids))
-                .order_by(RelatedRow.record_id, RelatedRow.position)).scalars():
+                select(RelatedRow.__table__).where(RelatedRow.record_id.in_(ids))
+                .order_by(RelatedRow.record_id, RelatedRow.position)):
             prov = None
             if rel.provider_name is not None or rel.provider_domain is not None:
                 prov = Provider(name=rel.provider_name or "", domain=rel.provider_domain or "",
@@ -321,9 +353,9 @@ class RecordRepository:
                 extra=_extra_value(rel.extra)))
         extras: dict[tuple[str, str], dict[str, Any]] = defaultdict(dict)
         for ex in self.session.execute(
-                select(RecordExtraRow).where(RecordExtraRow.record_id.in_(ids))
+                select(RecordExtraRow.__table__).where(RecordExtraRow.record_id.in_(ids))
                 .order_by(RecordExtraRow.record_id, RecordExtraRow.scope,
-                          RecordExtraRow.position)).scalars():
+                          RecordExtraRow.position)):
             extras[(ex.record_id, ex.scope)][ex.key] = _load_yaml(ex.value)
         out = []
         for r in rows:
