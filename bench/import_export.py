@@ -30,10 +30,12 @@ sys.path.insert(0, str(ROOT))
 
 from app.record import Image, Provider, Record, Related, dump_record  # noqa: E402
 
-WORDS = ("AI model clinical imaging radiology patients hospital drug discovery trial mental "
-         "health chatbot FDA regulation documentation scribe sepsis cancer detection "
-         "diagnosis equity bias privacy genomics cardiology nurses workflow startup funding "
-         "study finds accuracy déjà-vu naïve café £ · “quoted” ‘single’ 🙂").split()
+WORDS = ["AI", "model", "clinical", "imaging", "radiology", "patients", "hospital", "drug",
+         "discovery", "trial", "mental", "health", "chatbot", "FDA", "regulation",
+         "documentation", "scribe", "sepsis", "cancer", "detection", "diagnosis", "equity",
+         "bias", "privacy", "genomics", "cardiology", "nurses", "workflow", "startup", "funding",
+         "study", "finds", "accuracy", "déjà-vu", "naïve", "café", "£", "·", "“quoted”",
+         "‘single’", "🙂"]
 PROVIDERS = [(f"Provider {i}", f"provider{i}.example.org") for i in range(300)]
 TOPICS = ["AI", "AI in Healthcare", "AI Ethics", "Medical Imaging", "Drug Discovery",
           "Mental Health", "Clinical Documentation", "Regulation"]
@@ -47,8 +49,9 @@ def make_record(rng: random.Random, i: int) -> Record:
     name, domain = rng.choice(PROVIDERS)
     when = datetime(2020, 1, 1, tzinfo=UTC) + timedelta(minutes=rng.randrange(3_000_000))
     url = f"https://{domain}/news/{when:%Y/%m}/{i}-{sentence(rng, 3).lower().replace(' ', '-')}"
-    images = tuple(Image(url=f"https://cdn.{domain}/img/{i}-{k}.jpg", width=rng.randrange(200, 2000),
-                         height=rng.randrange(200, 2000), is_cached=rng.random() < 0.5,
+    images = tuple(Image(url=f"https://cdn.{domain}/img/{i}-{k}.jpg",
+                         width=rng.randrange(200, 2000), height=rng.randrange(200, 2000),
+                         is_cached=rng.random() < 0.5,
                          title=sentence(rng, 5) if rng.random() < 0.2 else None)
                    for k in range(rng.choice((0, 1, 1, 2))))
     related = tuple(Related(
