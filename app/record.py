@@ -35,6 +35,7 @@ __all__ = [
 ]
 
 _Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper: type = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 class _RecordLoader(_Loader):
@@ -422,11 +423,11 @@ def plain(text: str) -> str:
 def dump_yaml(value: Any) -> str:
     """YAML text of any value, unicode kept readable.  PyYAML's emitter writes NEL and the
     Unicode line separators raw, which do not read back; such values are written escaped."""
-    dumped: str = yaml.safe_dump(value, allow_unicode=True, sort_keys=False,
-                                 default_flow_style=False, width=float("inf"))
+    dumped: str = yaml.dump(value, Dumper=_Dumper, allow_unicode=True, sort_keys=False,
+                            default_flow_style=False, width=1 << 30)
     if _LINE_BREAKS.search(dumped):
-        dumped = yaml.safe_dump(value, allow_unicode=False, sort_keys=False,
-                                default_flow_style=False, width=float("inf"))
+        dumped = yaml.dump(value, Dumper=_Dumper, allow_unicode=False, sort_keys=False,
+                           default_flow_style=False, width=1 << 30)
     return dumped
 
 

@@ -161,6 +161,7 @@ class RecordRepository:
         new: list[dict[str, Any]] = []
         changed: list[dict[str, Any]] = []
         written: list[Record] = []
+        digests: list[str] = []
         now_db = to_db_time(now)
         for record in records:
             digest = content_hash(record)
@@ -168,16 +169,19 @@ class RecordRepository:
             if old == digest:
                 results.append(SaveResult(record.id, "unchanged", digest))
                 continue
-            row = self._record_values(record, digest, now_db)
-            if old is None:
-                new.append({**row, "id": record.id, "created_at": now_db})
-            else:
-                changed.append({**row, "rid": record.id})
             written.append(record)
+            digests.append(digest)
             results.append(SaveResult(record.id, "new" if old is None else "updated", digest))
         if not written:
             return results
         conn = self.session.connection()
+        self._resolve_names(written)
+        for record, digest in zip(written, digests, strict=True):
+            row = self._record_values(record, digest, now_db)
+            if hashes.get(record.id) is None:
+                new.append({**row, "id": record.id, "created_at": now_db})
+            else:
+                changed.append({**row, "rid": record.id})
         if changed:
             self._delete_children([row["rid"] for row in changed])
             conn.execute(_T_RECORDS.update().where(_T_RECORDS.c.id == bindparam("rid")),
@@ -186,6 +190,32 @@ class RecordRepository:
             conn.execute(_T_RECORDS.insert(), new)
         self._insert_children(written)
         return results
+
+    def _resolve_names(self, records: Sequence[Record]) -> None:
+        """Look up (and create) the providers and topics of a batch in a few statements."""
+        domains = {r.provider.domain: r.provider.name for r in records
+                   if r.provider.domain not in self._providers}
+        if domains:
+            for domain, pid in self.session.execute(
+                    select(ProviderRow.domain, ProviderRow.id)
+                    .where(ProviderRow.domain.in_(list(domains)))):
+                self._providers[domain] = pid
+            missing = [{"domain": d, "name": n} for d, n in domains.items()
+                       if d not in self._providers]
+            if missing:
+                self.session.connection().execute(cast(Table, ProviderRow.__table__).insert(),
+                                                  missing)
+                for domain, pid in self.session.execute(
+                        select(ProviderRow.domain, ProviderRow.id)
+                        .where(ProviderRow.domain.in_([m["domain"] for m in missing]))):
+                    self._providers[domain] = pid
+        names = {t for r in records for t in r.topics if t not in self._topics}
+        if names:
+            for name, tid in self.session.execute(
+                    select(TopicRow.name, TopicRow.id).where(TopicRow.name.in_(list(names)))):
+                self._topics[name] = tid
+            for name in sorted(names):
+                self.topic_id(name)
 
     def _record_values(self, record: Record, digest: str, now_db: datetime | None
                        ) -> dict[str, Any]:
