@@ -3,6 +3,7 @@ app/web/).  Each area is a blueprint in its own module; `BLUEPRINTS` lists them.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Flask, current_app
@@ -47,6 +48,10 @@ def _install_site(app: Flask, settings: Settings) -> None:
 
     app.extensions["newsdesk.site_cache"] = VersionedCache()
     install(app, static_max_age=86400)
+    # gunicorn --preload builds the app once and forks: a child must not reuse the parent's
+    # pooled connections (SQLAlchemy's advice for forking).
+    db: Database = app.extensions["newsdesk.db"]
+    os.register_at_fork(after_in_child=lambda: db.engine.dispose(close=False))
 
 
 def get_db() -> Database:
