@@ -102,6 +102,42 @@ def db_current(ctx: Context) -> None:
     click.echo(f"{rev or 'empty'} (head: {head_revision()})")
 
 
+# --------------------------------------------------------------------------- the site (issue 6)
+
+def _serve(ctx: Context, host: str | None, port: int | None, *, with_scheduler: bool) -> None:
+    from app.web.serve import serve_site
+
+    settings = ctx.settings
+    serve_site(settings, ctx.db(), host=host or settings.host, port=port or settings.port,
+               with_scheduler=with_scheduler, echo=click.echo)
+
+
+@main.command("serve")
+@click.option("--host", default=None, help="Address to listen on [default: NEWSDESK_HOST].")
+@click.option("--port", default=None, type=int, help="Port [default: NEWSDESK_PORT].")
+@pass_ctx
+def serve_cmd(ctx: Context, host: str | None, port: int | None) -> None:
+    """Run the reader site alone (waitress, a production WSGI server)."""
+    _serve(ctx, host, port, with_scheduler=False)
+
+
+@main.command("run")
+@click.option("--host", default=None, help="Address to listen on [default: NEWSDESK_HOST].")
+@click.option("--port", default=None, type=int, help="Port [default: NEWSDESK_PORT].")
+@pass_ctx
+def run_cmd(ctx: Context, host: str | None, port: int | None) -> None:
+    """Import NEWSDESK_CONTENT_DIR, then run the site and the scheduler together."""
+    from app.store.content import import_paths
+
+    content = ctx.settings.content_dir
+    if content.is_dir():
+        report = import_paths(ctx.db(), [content], on_error=lambda m: click.echo(m, err=True))
+        click.echo(f"imported {content}: {report.summary()}")
+    else:
+        click.echo(f"no content folder at {content}; starting with the database as it is")
+    _serve(ctx, host, port, with_scheduler=True)
+
+
 def run() -> None:
     try:
         main(standalone_mode=True)

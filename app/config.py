@@ -49,6 +49,15 @@ SETTINGS: dict[str, Setting] = {
     "user_agent": Setting("NEWSDESK_USER_AGENT",
                           "Newsdesk/0.1 (+https://github.com/newsdesk/newsdesk)",
                           "User-Agent header sent with every fetch"),
+    # reader site (issue 6)
+    "page_max_age": Setting("NEWSDESK_PAGE_MAX_AGE", "60",
+                            "seconds browsers and proxies may reuse a page (Cache-Control)"),
+    "feed_max_age": Setting("NEWSDESK_FEED_MAX_AGE", "900",
+                            "seconds feed readers should wait before polling a feed again "
+                            "(Cache-Control max-age and RSS ttl)"),
+    "feed_entries": Setting("NEWSDESK_FEED_ENTRIES", "50", "entries in each feed"),
+    "web_threads": Setting("NEWSDESK_WEB_THREADS", "8",
+                           "request threads of `newsdesk serve` and `newsdesk run`"),
 }
 
 
@@ -66,6 +75,10 @@ class Settings:
     log_level: str
     fetch_workers: int
     user_agent: str
+    page_max_age: int
+    feed_max_age: int
+    feed_entries: int
+    web_threads: int
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from app.store.models import Base
+from app.store.models import Base, include_name
 
 config = context.config
 target_metadata = Base.metadata
@@ -15,7 +15,7 @@ target_metadata = Base.metadata
 def _run(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata,
                       render_as_batch=connection.dialect.name == "sqlite",
-                      compare_type=True)
+                      compare_type=True, include_name=include_name)
     with context.begin_transaction():
         context.run_migrations()
 

@@ -7,7 +7,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from app.store.db import Database, current_revision, head_revision
-from app.store.models import Base
+from app.store.models import Base, include_name
 
 
 def test_upgrade_head_on_an_empty_database_matches_the_models(db_url: str) -> None:
@@ -18,7 +18,8 @@ def test_upgrade_head_on_an_empty_database_matches_the_models(db_url: str) -> No
         upgrade(db.engine)
         assert current_revision(db.engine) == head_revision()
         with db.engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
+            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True,
+                                                             "include_name": include_name}),
                                     Base.metadata)
         assert diff == []
         tables = set(inspect(db.engine).get_table_names())

@@ -159,6 +159,44 @@ class RecordExtraRow(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
+# --------------------------------------------------------------------------- reader site
+# (issue 6) What the public site needs besides the records themselves: a change counter that
+# lets it answer conditional requests without looking at the records, and the names of the
+# full-text structures that migration 0005 builds with dialect-specific DDL (an FTS5 table on
+# SQLite, a generated tsvector column and its GIN index on PostgreSQL).  They are not models,
+# so the schema comparison (`include_name`) leaves them out.
+
+
+class SiteChangeRow(Base):
+    """One row (id 1) whose `version` goes up, by database triggers, whenever a record or a
+    record's topics change.  Readers cache validators per version: an unchanged version means
+    nothing a reader can see has changed."""
+
+    __tablename__ = "site_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+SEARCH_TABLES = ("records_fts",)
+SEARCH_COLUMNS = ("search_vector",)
+SEARCH_INDEXES = ("ix_records_search_vector",)
+
+
+def include_name(name: str | None, type_: str, parent_names: dict[str, str | None]) -> bool:
+    """Alembic's `include_name` hook: the full-text structures (and FTS5's shadow tables) are
+    built by hand in migration 0005 and are not part of the models."""
+    if name is None:
+        return True
+    if type_ == "table":
+        return not any(name == t or name.startswith(t + "_") for t in SEARCH_TABLES)
+    if type_ == "column":
+        return name not in SEARCH_COLUMNS
+    if type_ == "index":
+        return name not in SEARCH_INDEXES
+    return True
+
+
 __all__ = [
     "Base",
     "ImageRow",
@@ -167,5 +205,7 @@ __all__ = [
     "RecordRow",
     "RecordTopicRow",
     "RelatedRow",
+    "SiteChangeRow",
     "TopicRow",
+    "include_name",
 ]

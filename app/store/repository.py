@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select
+from sqlalchemy import ColumnElement, Table, bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from app.record import (
@@ -404,3 +404,13 @@ class RecordRepository:
                 related=tuple(related.get(r.id, ())), secured=r.secured, body=r.body,
                 extra=dict(extras.get((r.id, "record"), {}))))
         return out
+
+
+# --------------------------------------------------------------------------- what readers see
+# (reader site, issue 6) Every public query - pages, feeds, search, counts - filters with
+# `public_condition()`, so a new reason to keep a record from readers (e.g. an editor's sticky
+# "hidden" flag in a table of its own) is added here once and holds everywhere.
+
+def public_condition() -> ColumnElement[bool]:
+    """The condition a `records` row must meet to be shown to readers or put in a feed."""
+    return RecordRow.published.is_(True)

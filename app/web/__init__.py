@@ -3,6 +3,7 @@ app/web/).  Each area is a blueprint in its own module; `BLUEPRINTS` lists them.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Flask, current_app
@@ -12,7 +13,11 @@ from app.keys import derive_key
 from app.store.db import Database
 
 # module path, attribute: the blueprints of the site, registered in this order
-BLUEPRINTS: list[tuple[str, str]] = []
+BLUEPRINTS: list[tuple[str, str]] = [
+    ("app.web.public", "bp"),
+    ("app.web.syndication", "bp"),
+    ("app.web.errors", "bp"),
+]
 
 
 def build_app(settings: Settings | None = None, db: Database | None = None,
@@ -33,7 +38,20 @@ def build_app(settings: Settings | None = None, db: Database | None = None,
     app.extensions["newsdesk.db"] = db or Database(settings.database_url)
     for module, attr in BLUEPRINTS:
         app.register_blueprint(getattr(importlib.import_module(module), attr))
+    _install_site(app, settings)
     return app
+
+
+def _install_site(app: Flask, settings: Settings) -> None:
+    """The reader site's per-process caches, gzip and security headers (issue 6)."""
+    from app.web.http import VersionedCache, install
+
+    app.extensions["newsdesk.site_cache"] = VersionedCache()
+    install(app, static_max_age=86400)
+    # gunicorn --preload builds the app once and forks: a child must not reuse the parent's
+    # pooled connections (SQLAlchemy's advice for forking).
+    db: Database = app.extensions["newsdesk.db"]
+    os.register_at_fork(after_in_child=lambda: db.engine.dispose(close=False))
 
 
 def get_db() -> Database:

@@ -1,0 +1,163 @@
+"""Full-text search over the public records' title, excerpt and body.
+
+SQLite: the FTS5 table `records_fts` (migration 0005), ranked by bm25 with the title weighted
+most.  PostgreSQL: the generated `records.search_vector` column, `websearch_to_tsquery` and
+`ts_rank_cd`.  Either way the reader's text never reaches the query language as such: on SQLite
+`fts5_query()` rebuilds it from quoted terms, so unbalanced quotes or stray operators give
+results or a clear message, never an error.
+
+Highlights come back as text with two private-use marker characters around each hit
+(`MARK_START`, `MARK_END`); the web layer escapes the text and only then turns the markers into
+`<mark>` elements.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from app.record import Record
+from app.store.repository import RecordRepository, public_condition
+
+MARK_START, MARK_END = "\ue000", "\ue001"
+MAX_QUERY = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\ue000\ue001]")
+_TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    record: Record
+    title: str       # with markers
+    snippet: str     # with markers
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    query: str
+    hits: tuple[SearchHit, ...]
+    total: int
+    page: int
+    per_page: int
+    message: str | None = None
+
+    @property
+    def has_next(self) -> bool:
+        return self.page * self.per_page < self.total
+
+
+def clean_query(raw: str) -> str:
+    return " ".join(_CONTROL.sub(" ", raw).split())[:MAX_QUERY]
+
+
+def _quote(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def fts5_query(raw: str) -> str | None:
+    """An FTS5 MATCH expression with the meaning of a web search box: words and "phrases" must
+    all match, `OR` between two terms allows either, `-word` excludes, `word*` is a prefix.
+    None when nothing searchable is left."""
+    positives: list[list[str]] = []
+    negatives: list[str] = []
+    pending_or = False
+    for m in _TOKEN.finditer(clean_query(raw)):
+        negate, phrase, word = m.group(1), m.group(2), m.group(3)
+        if word is not None:
+            if word == "OR":
+                pending_or = bool(positives)
+                continue
+            negate = "-" if word.startswith("-") and len(word) > 1 else ""
+            word = word.lstrip("-") if negate else word
+            prefix = word.endswith("*")
+            core = word.rstrip("*")
+            if not re.search(r"\w", core):
+                continue
+            term = _quote(core) + ("*" if prefix else "")
+        else:
+            if not re.search(r"\w", phrase or ""):
+                continue
+            term = _quote(phrase)
+        if negate:
+            negatives.append(term)
+        elif pending_or and positives:
+            positives[-1].append(term)
+        else:
+            positives.append([term])
+        pending_or = False
+    if not positives:
+        return None
+    groups = [g[0] if len(g) == 1 else "(" + " OR ".join(g) + ")" for g in positives]
+    expression = " AND ".join(groups)
+    for term in negatives:
+        expression = f"({expression}) NOT {term}"
+    return expression
+
+
+class SearchRepository:
+    """Ranked, highlighted, paginated search over public records."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def search(self, raw: str, *, page: int = 1, per_page: int = 20) -> SearchResults:
+        query = clean_query(raw)
+        page = max(1, page)
+        if not query:
+            return SearchResults(query, (), 0, page, per_page, "Type a word or a phrase.")
+        if self.session.get_bind().dialect.name == "postgresql":
+            rows, total = self._postgresql(query, page, per_page)
+        else:
+            expression = fts5_query(query)
+            if expression is None:
+                return SearchResults(query, (), 0, page, per_page,
+                                     "Nothing to search for: add a word that is not excluded "
+                                     "with a minus sign.")
+            rows, total = self._sqlite(expression, page, per_page)
+        records = {r.id: r for r in RecordRepository(self.session).get_many([r[0] for r in rows])}
+        hits = tuple(SearchHit(records[rid], title or records[rid].title, snippet or "")
+                     for rid, title, snippet in rows if rid in records)
+        message = None if total else "No published story matches those words."
+        return SearchResults(query, hits, total, page, per_page, message)
+
+    def _public_sql(self) -> str:
+        compiled = public_condition().compile(self.session.get_bind(),
+                                              compile_kwargs={"literal_binds": True})
+        return str(compiled)
+
+    def _sqlite(self, expression: str, page: int, per_page: int
+                ) -> tuple[list[tuple[str, str, str]], int]:
+        where = f"records_fts MATCH :q AND {self._public_sql()}"
+        base = ("FROM records_fts JOIN records_fts_ids m ON m.fts_rowid = records_fts.rowid "
+                f"JOIN records ON records.id = m.record_id WHERE {where}")
+        params = {"q": expression, "a": MARK_START, "b": MARK_END, "limit": per_page,
+                  "offset": (page - 1) * per_page}
+        total = self.session.execute(text(f"SELECT count(*) {base}"), params).scalar_one()
+        rows = self.session.execute(text(
+            "SELECT records.id, highlight(records_fts, 0, :a, :b), "
+            "snippet(records_fts, -1, :a, :b, '…', 28) "
+            f"{base} ORDER BY bm25(records_fts, 10.0, 4.0, 1.0), records.published_at DESC "
+            "LIMIT :limit OFFSET :offset"), params).all()
+        return [tuple(r) for r in rows], int(total)
+
+    def _postgresql(self, query: str, page: int, per_page: int
+                    ) -> tuple[list[tuple[str, str, str]], int]:
+        where = f"records.search_vector @@ q AND {self._public_sql()}"
+        base = f"FROM records, websearch_to_tsquery('english', :q) AS q WHERE {where}"
+        sel = f"StartSel={MARK_START}, StopSel={MARK_END}"
+        params = {"q": query, "limit": per_page, "offset": (page - 1) * per_page,
+                  "title_opts": f"HighlightAll=true, {sel}",
+                  "snippet_opts": f"MaxFragments=2, MaxWords=30, MinWords=12, "
+                                  f"FragmentDelimiter=\" … \", {sel}"}
+        total = self.session.execute(text(f"SELECT count(*) {base}"), params).scalar_one()
+        rows = self.session.execute(text(
+            "SELECT id, ts_headline('english', title, q, :title_opts), "  # noqa: S608
+            "ts_headline('english', excerpt || ' ' || body, q, :snippet_opts) FROM ("
+            "SELECT records.id, records.title, records.excerpt, records.body, q, "
+            "ts_rank_cd(records.search_vector, q) AS rank, records.published_at AS at "
+            f"{base} ORDER BY rank DESC, at DESC LIMIT :limit OFFSET :offset) AS found "
+            "ORDER BY rank DESC, at DESC"), params).all()
+        return [tuple(r) for r in rows], int(total)

@@ -1,0 +1,252 @@
+"""Feeds for RSS clients: RSS 2.0 and Atom (made with feedgen), JSON Feed 1.1 and OPML (plain
+JSON and XML: no library adds anything there), for everything and for each topic.
+
+GUIDs are the record ids (RSS `guid isPermaLink="false"`, Atom `urn:newsdesk:<id>`, JSON Feed
+`id`), so a record keeps its identity when its URL is cleaned up.  Every link is absolute
+(NEWSDESK_BASE_URL, else the request's own root).  Feeds are answered through `conditional()`
+from the topic's stamp, with `Cache-Control: max-age` = NEWSDESK_FEED_MAX_AGE.
+
+feedgen 1.0 drops the `rel` of an Atom entry's links, so Atom entries get exactly one link (the
+article, which is what a missing rel means) and the lead image as `media:content`.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+from collections.abc import Callable
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from feedgen.feed import FeedGenerator
+from flask import Blueprint, Response, abort, request, url_for
+from werkzeug.urls import iri_to_uri
+
+from app.record import Record
+from app.store.reader import ReaderRepository, Stamp, TopicSummary
+from app.web import get_settings
+from app.web.http import BodyCache, conditional, make_validator
+from app.web.markup import render_markdown
+from app.web.public import Versioned, reader, record_path
+
+bp = Blueprint("syndication", __name__)
+
+SITE_TITLE = "Newsdesk"
+SITE_DESCRIPTION = "The news on AI in healthcare, followed and edited by Newsdesk."
+FORMATS: dict[str, tuple[str, str]] = {
+    "rss": ("feed.xml", "application/rss+xml; charset=utf-8"),
+    "atom": ("atom.xml", "application/atom+xml; charset=utf-8"),
+    "json": ("feed.json", "application/feed+json; charset=utf-8"),
+}
+body_cache = BodyCache(size=128)
+
+
+def base_url() -> str:
+    configured = get_settings().base_url
+    return (configured or request.url_root).rstrip("/")
+
+
+def absolute(url: str) -> str:
+    """An absolute, ASCII-only URL (record URLs may hold spaces or non-ASCII letters)."""
+    if url.startswith("/"):
+        url = base_url() + url
+    return iri_to_uri(url.replace(" ", "%20"))
+
+
+def feed_urls(topic: TopicSummary | None) -> dict[str, str]:
+    prefix = f"/topics/{topic.slug}" if topic else ""
+    return {kind: f"{prefix}/{name}" for kind, (name, _) in FORMATS.items()}
+
+
+# --------------------------------------------------------------------------- building feeds
+
+class FeedInfo:
+    def __init__(self, topic: TopicSummary | None, stamp: Stamp, kind: str) -> None:
+        self.topic = topic
+        self.stamp = stamp
+        self.title = f"{topic.name} · {SITE_TITLE}" if topic else SITE_TITLE
+        self.description = (f"The latest published stories on {topic.name}, from {SITE_TITLE}."
+                            if topic else SITE_DESCRIPTION)
+        self.home = absolute(f"/topics/{topic.slug}/" if topic else "/")
+        self.self_url = absolute(feed_urls(topic)[kind])
+
+
+def _image(record: Record) -> tuple[str, str] | None:
+    if not record.images:
+        return None
+    url = absolute(record.images[0].url)
+    kind = mimetypes.guess_type(url.split("?", 1)[0])[0] or "image/jpeg"
+    return url, kind if kind.startswith("image/") else "image/jpeg"
+
+
+def _generator(info: FeedInfo, kind: str) -> FeedGenerator:
+    fg = FeedGenerator()
+    fg.load_extension("media")
+    if kind == "rss":
+        fg.load_extension("dc")
+    fg.id(info.home)
+    fg.title(info.title)
+    fg.link(href=info.self_url, rel="self")
+    fg.link(href=info.home, rel="alternate")
+    fg.description(info.description)
+    fg.language("en")
+    fg.author(name=SITE_TITLE)
+    fg.generator("Newsdesk")
+    if info.stamp.last_modified:
+        fg.updated(info.stamp.last_modified)
+        fg.lastBuildDate(info.stamp.last_modified)
+    fg.ttl(max(1, get_settings().feed_max_age // 60))
+    return fg
+
+
+def _entry(fg: FeedGenerator, record: Record, kind: str) -> None:
+    fe = fg.add_entry(order="append")
+    if kind == "rss":        # feedgen's guid() and id() each set both; one per format
+        fe.guid(record.id, permalink=False)
+    else:
+        fe.id(f"urn:newsdesk:{record.id}")
+    fe.title(record.title)
+    fe.link(href=absolute(record.web_url))
+    fe.description(record.excerpt or record.title)
+    if record.body.strip():
+        fe.content(str(render_markdown(record.body)), type="html")
+    fe.published(record.published_at)
+    fe.updated(record.published_at)
+    for name in record.topics:
+        fe.category(term=name)
+    if kind == "rss":
+        fe.dc.dc_creator(record.provider.name)
+    else:
+        fe.author(name=record.provider.name)
+    image = _image(record)
+    if image:
+        url, mime = image
+        if kind == "rss":
+            fe.enclosure(url, "0", mime)
+        fe.media.content({"url": url, "medium": "image", "type": mime})
+
+
+def render_xml(info: FeedInfo, records: tuple[Record, ...], kind: str) -> bytes:
+    fg = _generator(info, kind)
+    for record in records:
+        _entry(fg, record, kind)
+    data: bytes = fg.rss_str(pretty=False) if kind == "rss" else fg.atom_str(pretty=False)
+    return data
+
+
+def render_json(info: FeedInfo, records: tuple[Record, ...]) -> bytes:
+    items = []
+    for record in records:
+        item: dict[str, Any] = {
+            "id": record.id,
+            "url": absolute(record_path(record)),
+            "external_url": absolute(record.web_url),
+            "title": record.title,
+            "summary": record.excerpt,
+            "date_published": record.published_at.isoformat().replace("+00:00", "Z"),
+            "authors": [{"name": record.provider.name}],
+            "tags": list(record.topics),
+        }
+        body = str(render_markdown(record.body)) if record.body.strip() else ""
+        item["content_html"] = body or f"<p>{_escape(record.excerpt or record.title)}</p>"
+        image = _image(record)
+        if image:
+            item["image"] = image[0]
+        items.append(item)
+    feed = {"version": "https://jsonfeed.org/version/1.1", "title": info.title,
+            "home_page_url": info.home, "feed_url": info.self_url,
+            "description": info.description, "language": "en",
+            "authors": [{"name": SITE_TITLE}], "items": items}
+    return json.dumps(feed, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+def _escape(text: str) -> str:
+    from markupsafe import escape
+
+    return str(escape(text))
+
+
+# --------------------------------------------------------------------------- routes
+
+def _feed(kind: str, topic_slug: str | None) -> Response:
+    settings = get_settings()
+    with reader() as repo:
+        v = Versioned(repo)
+        topic = None
+        if topic_slug is not None:
+            topic = v.get(("topic", topic_slug), lambda: repo.topic_by_slug(topic_slug))
+            if topic is None:
+                abort(404, description=f"There is no topic '{topic_slug}'.")
+            stamp = v.get(("stamp", "topic", topic.id), lambda: repo.topic_stamp(topic.id))
+        else:
+            stamp = v.all_stamp()
+        validator = make_validator("feed", (kind, topic_slug or "", base_url(),
+                                            settings.feed_entries), stamp.token(),
+                                   stamp.last_modified)
+        mimetype = FORMATS[kind][1]
+
+        def render() -> Response:
+            cached = body_cache.get(validator.etag)
+            if cached is None:
+                cached = _render_feed(repo, topic, stamp, kind, settings.feed_entries)
+                body_cache.put(validator.etag, cached)
+            return Response(cached, content_type=mimetype)
+
+        return conditional(validator, settings.feed_max_age, render)
+
+
+def _render_feed(repo: ReaderRepository, topic: TopicSummary | None, stamp: Stamp, kind: str,
+                 entries: int) -> bytes:
+    if topic is None:
+        records = repo.latest(limit=entries).records
+    else:
+        records = repo.topic_records(topic.id, limit=entries).records
+    info = FeedInfo(topic, stamp, kind)
+    return render_json(info, records) if kind == "json" else render_xml(info, records, kind)
+
+
+def _route(kind: str, topic: bool) -> Callable[..., Response]:
+    def view(slug: str | None = None) -> Response:
+        return _feed(kind, slug)
+
+    view.__name__ = f"{kind}_{'topic' if topic else 'all'}"
+    return view
+
+
+for _kind, (_name, _mime) in FORMATS.items():
+    bp.add_url_rule(f"/{_name}", view_func=_route(_kind, False))
+    bp.add_url_rule(f"/topics/<slug>/{_name}", view_func=_route(_kind, True))
+
+
+@bp.get("/feeds.opml")
+def opml() -> Response:
+    settings = get_settings()
+    with reader() as repo:
+        v = Versioned(repo)
+        stamp = v.all_stamp()
+        validator = make_validator("opml", (base_url(),), stamp.token(), stamp.last_modified)
+
+        def render() -> Response:
+            root = ET.Element("opml", version="2.0")
+            head = ET.SubElement(root, "head")
+            ET.SubElement(head, "title").text = f"{SITE_TITLE}: every topic feed"
+            if stamp.last_modified:
+                from email.utils import format_datetime
+
+                ET.SubElement(head, "dateModified").text = format_datetime(
+                    stamp.last_modified, usegmt=True)
+            body = ET.SubElement(root, "body")
+            group = ET.SubElement(body, "outline", text=f"{SITE_TITLE} topics",
+                                  title=f"{SITE_TITLE} topics")
+            ET.SubElement(group, "outline", type="rss", text=f"{SITE_TITLE}: everything",
+                          title=f"{SITE_TITLE}: everything", xmlUrl=absolute("/feed.xml"),
+                          htmlUrl=absolute("/"))
+            for topic in v.topics():
+                ET.SubElement(group, "outline", type="rss", text=topic.name, title=topic.name,
+                              xmlUrl=absolute(url_for("syndication.rss_topic",
+                                                      slug=topic.slug)),
+                              htmlUrl=absolute(url_for("public.topic", slug=topic.slug)))
+            data = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+            return Response(data, content_type="text/x-opml; charset=utf-8")
+
+        return conditional(validator, settings.feed_max_age, render)

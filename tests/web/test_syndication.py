@@ -1,0 +1,126 @@
+"""Feeds as RSS clients see them: parsed back with feedparser, no bozo, the right entries in
+the right order, stable GUIDs, absolute links, images as enclosures or media."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import feedparser
+import pytest
+
+from app.record import Record, slugify
+from tests.web.conftest import Site, by_newest
+
+BASE = "https://news.example.org"
+FEEDS = {"rss": "feed.xml", "atom": "atom.xml"}
+
+
+def expected(site: Site, topic: str | None) -> list[Record]:
+    records = [r for r in site.public if topic is None or topic in r.topics]
+    return by_newest(records)[:50]
+
+
+@pytest.mark.parametrize("kind", ["rss", "atom"])
+@pytest.mark.parametrize("topic", [None, "AI in Healthcare", "Medical Imaging"])
+def test_xml_feeds_parse_cleanly_with_the_right_entries_in_order(
+        site: Site, kind: str, topic: str | None) -> None:
+    prefix = f"/topics/{slugify(topic)}" if topic else ""
+    response = site.client.get(f"{prefix}/{FEEDS[kind]}")
+    assert response.status_code == 200
+    assert response.mimetype == ("application/rss+xml" if kind == "rss"
+                                 else "application/atom+xml")
+    parsed = feedparser.parse(response.data)
+    assert parsed.bozo == 0, parsed.get("bozo_exception")
+    records = expected(site, topic)
+    assert [e.title for e in parsed.entries] == [r.title for r in records]
+    ids = [e.id for e in parsed.entries]
+    assert ids == [r.id if kind == "rss" else f"urn:newsdesk:{r.id}" for r in records]
+    for entry, record in zip(parsed.entries, records, strict=True):
+        assert entry.link.startswith(("http://", "https://"))
+        assert entry.published_parsed[:6] == record.published_at.utctimetuple()[:6]
+        if record.images:
+            media = entry.get("media_content") or []
+            enclosures = [link.href for link in entry.get("links", [])
+                          if link.get("rel") == "enclosure"]
+            assert media or enclosures
+            assert (media[0]["url"] if media else enclosures[0]).startswith("http")
+    feed_link = parsed.feed.link
+    assert feed_link.startswith(BASE)
+
+
+def test_rss_has_guids_that_are_not_permalinks_enclosures_and_a_ttl(site: Site) -> None:
+    root = ET.fromstring(site.client.get("/feed.xml").data)
+    channel = root.find("channel")
+    assert channel is not None
+    assert channel.findtext("ttl") == "15"
+    items = channel.findall("item")
+    record = next(r for r in expected(site, None) if r.images)
+    item = next(i for i in items if i.findtext("guid") == record.id)
+    assert item.find("guid").get("isPermaLink") == "false"  # type: ignore[union-attr]
+    enclosure = item.find("enclosure")
+    assert enclosure is not None and enclosure.get("url", "").startswith("http")
+    assert enclosure.get("type", "").startswith("image/")
+
+
+def test_feed_text_is_escaped_and_round_trips(site: Site) -> None:
+    tricky = next(r for r in site.records if '"' in r.title and r.published)
+    parsed = feedparser.parse(site.client.get("/feed.xml").data)
+    assert tricky.title in [e.title for e in parsed.entries]
+    scripted = next(r for r in site.public if "<script>" in r.body)
+    entry = next(e for e in parsed.entries if e.id == scripted.id)
+    assert "<script" not in entry.content[0].value
+
+
+def test_json_feed_1_1(site: Site) -> None:
+    response = site.client.get("/topics/ai-in-healthcare/feed.json")
+    assert response.status_code == 200
+    assert response.mimetype == "application/feed+json"
+    feed = json.loads(response.data)
+    assert feed["version"] == "https://jsonfeed.org/version/1.1"
+    assert feed["feed_url"] == f"{BASE}/topics/ai-in-healthcare/feed.json"
+    records = expected(site, "AI in Healthcare")
+    assert [i["id"] for i in feed["items"]] == [r.id for r in records]
+    for item, record in zip(feed["items"], records, strict=True):
+        assert item["url"] == f"{BASE}/items/{record.id}/{record.slug}"
+        assert item["external_url"].startswith("http")
+        assert item["date_published"].endswith("Z")
+        assert item["content_html"]
+        if record.images:
+            assert item["image"].startswith("http")
+    everything = json.loads(site.client.get("/feed.json").data)
+    assert [i["id"] for i in everything["items"]] == [r.id for r in expected(site, None)]
+
+
+def test_empty_and_unknown_topic_feeds(site: Site) -> None:
+    site.save(site.hidden[0].replace(topics=("Quiet Topic",)))
+    for name in FEEDS.values():
+        parsed = feedparser.parse(site.client.get(f"/topics/quiet-topic/{name}").data)
+        assert parsed.bozo == 0 and parsed.entries == []
+        assert site.client.get(f"/topics/no-such-topic/{name}").status_code == 404
+    assert json.loads(site.client.get("/topics/quiet-topic/feed.json").data)["items"] == []
+    assert site.client.get("/topics/no-such-topic/feed.json").status_code == 404
+
+
+def test_opml_lists_every_topic_feed(site: Site) -> None:
+    response = site.client.get("/feeds.opml")
+    assert response.status_code == 200
+    root = ET.fromstring(response.data)
+    urls = {o.get("xmlUrl") for o in root.iter("outline") if o.get("type") == "rss"}
+    topics = {n for r in site.public for n in r.topics}
+    assert urls == {f"{BASE}/feed.xml"} | {f"{BASE}/topics/{slugify(t)}/feed.xml"
+                                           for t in topics}
+    for url in urls:
+        assert url is not None
+        assert site.client.get(url.removeprefix(BASE)).status_code == 200
+
+
+def test_every_page_links_its_feeds_for_autodiscovery(site: Site) -> None:
+    record = site.public[0]
+    for path in ("/", "/topics/", "/topics/ai/", f"/items/{record.id}/{record.slug}",
+                 "/search?q=ai", "/providers/statnews.com/"):
+        html = site.client.get(path).get_data(as_text=True)
+        for mime in ("application/rss+xml", "application/atom+xml", "application/feed+json"):
+            assert f'rel="alternate" type="{mime}"' in html, (path, mime)
+    topic_html = site.client.get("/topics/ai/").get_data(as_text=True)
+    assert 'href="/topics/ai/atom.xml"' in topic_html
