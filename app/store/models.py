@@ -234,4 +234,7 @@ class CachedImageRow(Base):
     fetched_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+# relate and heat read the records of a window of days
+Index("ix_records_published_at", RecordRow.published_at)
+
 __all__ += ["CachedImageRow", "EnrichmentStateRow", "ProviderLogoRow", "SecuredKeyRow"]

@@ -475,9 +475,12 @@ class EnrichmentRepository:
 
     # ------------------------------------------------------------------ heat
 
-    def ids_published_since(self, since: datetime) -> list[str]:
+    def ids_published_between(self, start: datetime, end: datetime) -> list[str]:
+        """Ids of records published in [start, end] (the window of relate and heat)."""
         return list(self.session.execute(
-            select(RecordRow.id).where(RecordRow.published_at >= to_db_time(since))).scalars())
+            select(RecordRow.id).where(RecordRow.published_at >= to_db_time(start),
+                                       RecordRow.published_at <= to_db_time(end))
+            .order_by(RecordRow.published_at, RecordRow.id)).scalars())
 
     def ids_with_heat_before(self, before: datetime) -> list[str]:
         """Records older than `before` still carrying a positive heat (to cool them down)."""

@@ -15,6 +15,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('records', schema=None) as batch_op:
+        batch_op.create_index('ix_records_published_at', ['published_at'], unique=False)
     op.create_table('secured_keys',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('wrapped', sa.Text(), nullable=False),
@@ -63,3 +65,5 @@ def downgrade() -> None:
         batch_op.drop_index('ix_enrichment_state_state')
     op.drop_table('enrichment_state')
     op.drop_table('secured_keys')
+    with op.batch_alter_table('records', schema=None) as batch_op:
+        batch_op.drop_index('ix_records_published_at')
