@@ -102,6 +102,79 @@ def db_current(ctx: Context) -> None:
     click.echo(f"{rev or 'empty'} (head: {head_revision()})")
 
 
+# --------------------------------------------------------------------------- enrichment (issue 5)
+
+@main.command("enrich")
+@click.option("--all", "redo", is_flag=True,
+              help="Read every record's page again, not only new records and due retries.")
+@click.option("--batch", default=200, show_default=True, help="Records per batch.")
+@pass_ctx
+def enrich_cmd(ctx: Context, redo: bool, batch: int) -> None:
+    """Read the article pages of records not yet enriched (and retries that are due)."""
+    from datetime import UTC, datetime
+
+    from app.pipeline.enrichment import EnrichReport, enrich_new_records
+    from app.store.repository import EnrichmentRepository, RecordRepository
+
+    db = ctx.db()
+    now = datetime.now(UTC)
+    total = EnrichReport()
+    if redo:
+        with db.session() as session:
+            ids = RecordRepository(session).all_ids()
+        chunks = [ids[i:i + batch] for i in range(0, len(ids), batch)]
+    else:
+        chunks = []
+    for _ in range(100_000):
+        if redo:
+            if not chunks:
+                break
+            chunk: list[str] | None = chunks.pop(0)
+        else:
+            with db.session() as session:
+                chunk = EnrichmentRepository(session).enrichment_due(now=now, limit=batch)
+            if not chunk:
+                break
+        report = enrich_new_records(db, ctx.settings, now, chunk)
+        for error in report.errors:
+            click.echo(error, err=True)
+        for name in ("enriched", "retry_later", "gave_up", "duplicates", "images_cached",
+                     "images_refused", "logos"):
+            setattr(total, name, getattr(total, name) + getattr(report, name))
+    click.echo(total.summary())
+
+
+@main.command("heat")
+@pass_ctx
+def heat_cmd(ctx: Context) -> None:
+    """Recompute the heat of every recent story (the scheduler does this regularly)."""
+    from datetime import UTC, datetime
+
+    from app.keystore import load_keyring
+    from app.pipeline.stories import recompute_heat
+
+    db = ctx.db()
+    click.echo(recompute_heat(db, datetime.now(UTC), load_keyring(db, ctx.settings)).summary())
+
+
+@main.group("keys")
+def keys_group() -> None:
+    """Keys of the `secured` field."""
+
+
+@keys_group.command("rotate")
+@click.option("--grace", default=11.0, show_default=True,
+              help="Seconds to wait after adding the new key, so that every running process "
+                   "encrypts with it before the old one is retired.")
+@pass_ctx
+def keys_rotate(ctx: Context, grace: float) -> None:
+    """Re-encrypt every record's `secured` value under a new key, without downtime."""
+    from app.keystore import rotate_keys
+
+    report = rotate_keys(ctx.db(), ctx.settings, grace=grace)
+    click.echo(report.summary())
+
+
 def run() -> None:
     try:
         main(standalone_mode=True)

@@ -12,7 +12,9 @@ from app.keys import derive_key
 from app.store.db import Database
 
 # module path, attribute: the blueprints of the site, registered in this order
-BLUEPRINTS: list[tuple[str, str]] = []
+BLUEPRINTS: list[tuple[str, str]] = [
+    ("app.web.assets", "bp"),          # cached images and provider logos (enrichment)
+]
 
 
 def build_app(settings: Settings | None = None, db: Database | None = None,
