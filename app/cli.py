@@ -135,7 +135,7 @@ def enrich_cmd(ctx: Context, redo: bool, batch: int) -> None:
                 chunk = EnrichmentRepository(session).enrichment_due(now=now, limit=batch)
             if not chunk:
                 break
-        report = enrich_new_records(db, ctx.settings, now, chunk)
+        report = enrich_new_records(db, ctx.settings, now, chunk, redo=redo)
         for error in report.errors:
             click.echo(error, err=True)
         for name in ("enriched", "retry_later", "gave_up", "duplicates", "images_cached",

@@ -22,7 +22,7 @@ from PIL import Image as PILImage
 
 from app.config import Settings
 from app.keystore import forget_keyrings, load_keyring
-from app.pipeline.enrich import Fetcher, make_client
+from app.pipeline.enrich import Fetcher, PageFetchError, make_client
 from app.pipeline.enrichment import enrich_new_records
 from app.pipeline.images import cached_file, logo_path
 from app.pipeline.netguard import GuardedTransport
@@ -316,3 +316,39 @@ def test_a_cached_image_is_stored_once_by_content(db: Database, settings: Settin
     assert cached_file(settings.data_dir, digest, "jpg").exists()
     assert len([p for p in (settings.data_dir / "images").rglob("*.jpg")
                 if "organizations" not in p.parts]) == 1
+
+
+def test_a_page_dripping_slowly_is_cut_at_the_time_limit(settings: Settings,
+                                                        server: Server) -> None:
+    import socketserver
+    import urllib.robotparser
+
+    class Drip(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            self.request.recv(4096)
+            self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+                                 b"Transfer-Encoding: chunked\r\n\r\n")
+            try:
+                for _ in range(40):
+                    self.request.sendall(b"1\r\n<\r\n")
+                    time.sleep(0.05)
+            except OSError:
+                pass
+
+    drip = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Drip)
+    drip.daemon_threads = True
+    threading.Thread(target=drip.serve_forever, kwargs={"poll_interval": 0.05},
+                     daemon=True).start()
+    try:
+        origin = f"http://127.0.0.1:{drip.server_address[1]}"
+        with Fetcher(settings) as fetcher:
+            allow_all = urllib.robotparser.RobotFileParser()
+            allow_all.parse([])
+            fetcher._robots[origin] = allow_all        # this server speaks no robots.txt
+            started = time.monotonic()
+            with pytest.raises(PageFetchError, match="timed out"):
+                fetcher.page(origin + "/drip")
+            assert time.monotonic() - started < 1.5    # 40 drips would take 2 s
+    finally:
+        drip.shutdown()
+        drip.server_close()

@@ -179,3 +179,18 @@ def test_keys_in_the_database_are_wrapped(db: Database, settings: Settings) -> N
     assert len(rows) == 1 and VALUE_RX.match(rows[0][1])
     assert base64.b64encode(keyring.keys[0]).decode() not in rows[0][1]
     assert "<1 keys>" in repr(keyring) and str(keyring.keys[0]) not in repr(keyring)
+
+
+def test_an_interrupted_rotation_is_finished_by_the_next(db: Database,
+                                                         settings: Settings) -> None:
+    from app.keystore import _wrapping_keyring
+    from app.store.repository import EnrichmentRepository
+
+    old = load_keyring(db, settings)
+    _save(db, [write_private(a_record(n), {"notes": "x"}, old) for n in range(3)])
+    with db.session() as session:        # a rotation that stopped after adding its key
+        EnrichmentRepository(session).add_secured_key(
+            _wrapping_keyring(settings).encrypt(bytes(range(32))), now=NOW)
+    report = rotate_keys(db, settings, grace=0)
+    assert (report.reencrypted, report.retired_keys) == (3, 1)
+    assert load_keyring(db, settings, fresh=True).keys == (bytes(range(32)),)

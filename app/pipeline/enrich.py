@@ -142,7 +142,10 @@ class Fetcher:
                                          permanent=True)
                 chunks: list[bytes] = []
                 size = 0
+                deadline = time.monotonic() + self.settings.enrich_timeout_ms / 1000
                 for chunk in response.iter_bytes():
+                    if time.monotonic() > deadline:     # a server dripping bytes slowly
+                        raise httpx.ReadTimeout("the whole response took too long")
                     size += len(chunk)
                     if size > max_bytes:
                         raise PageFetchError(f"larger than {max_bytes} bytes", url=url,

@@ -42,7 +42,7 @@ from app.pipeline.stories import recompute_heat, relate_records
 from app.record import Image, Record, format_datetime
 from app.secured import Keyring, write_private
 from app.store.db import Database
-from app.store.repository import EnrichmentRepository, RecordRepository
+from app.store.repository import EnrichmentRepository, RecordRepository, to_db_time
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +78,10 @@ class EnrichReport:
 
 class _Run:
     def __init__(self, db: Database, settings: Settings, now: datetime, fetcher: Fetcher,
-                 keyring: Keyring, priors: Mapping[str, int], report: EnrichReport) -> None:
+                 keyring: Keyring, priors: Mapping[str, int], report: EnrichReport,
+                 redo: bool) -> None:
         self.db, self.settings, self.now, self.fetcher = db, settings, now, fetcher
-        self.keyring, self.priors, self.report = keyring, priors, report
+        self.keyring, self.priors, self.report, self.redo = keyring, priors, report, redo
 
     def fail(self, rid: str, exc: PageFetchError) -> None:
         with self.db.session() as session:
@@ -146,7 +147,7 @@ class _Run:
             with self.db.session() as session:
                 state = EnrichmentRepository(session).logo_state(domain)
             due = state is None or (state.state == "retry" and state.next_attempt_at is not None
-                                    and state.next_attempt_at <= self.now.replace(tzinfo=None))
+                                    and state.next_attempt_at <= to_db_time(self.now))
             if not due or not self._fetch_logo(domain, page):
                 return record
         if record.provider.images == (logo,):
@@ -193,12 +194,15 @@ class _Run:
             return None
         page = read_page(fetched.body, fetched.url)
         new = enrich_record(record, page)
-        images = [self.image(img) if not img.is_cached else img for img in new.images]
+        # `isCached` of an imported record speaks of another instance: our cache decides
+        images = [self.image(img) for img in new.images]
         new = new.replace(images=tuple(img for img in images if img is not None))
         new = self.logo(new, page)
-        prior = self.priors.get(new.provider.domain, DEFAULT_PRIOR)
-        new = new.replace(quality=score_quality(new, prior, main_text=page.main_text),
-                          heat=NOT_SCORED if new.heat is None else new.heat)
+        if new.quality is None or self.redo:     # an editor's or an import's score stays
+            prior = self.priors.get(new.provider.domain, DEFAULT_PRIOR)
+            new = new.replace(quality=score_quality(new, prior, main_text=page.main_text))
+        if new.heat is None:
+            new = new.replace(heat=NOT_SCORED)
         new = write_private(new, {"mainText": page.main_text,
                                   "enrichedAt": format_datetime(self.now)}, self.keyring)
         return self._save(record, new)
@@ -247,7 +251,7 @@ def enrich_new_records(db: Database, settings: Settings, now: datetime,
     fetcher = fetcher or Fetcher(settings)
     saved: list[str] = []
     try:
-        run = _Run(db, settings, now, fetcher, keyring, priors or {}, report)
+        run = _Run(db, settings, now, fetcher, keyring, priors or {}, report, redo)
         for record in records:
             try:
                 rid = run.enrich(record)

@@ -2,7 +2,7 @@
 every pair.
 
 Each record becomes a set of significant terms (title and excerpt, lower-cased, stop words out,
-lightly stemmed).  `StoryIndex` keeps an inverted index keyed by (term, day): a new record looks
+lightly stemmed).  `StoryIndex` keeps an inverted index by day and term: a new record looks
 up only its most significant terms, only in the days of its time window, and only posting lists
 short enough to be informative; the few candidates that share at least two of those terms are
 scored by IDF-weighted Jaccard similarity.  The work per record therefore depends on how many
@@ -79,10 +79,6 @@ def _day(when: datetime) -> int:
     return int(when.timestamp() // 86400)
 
 
-def _key(term_id: int, day: int) -> int:
-    return (term_id << 16) | (day & 0xFFFF)       # an int key costs far less than a tuple
-
-
 @dataclass(frozen=True)
 class Match:
     record_id: str
@@ -97,7 +93,9 @@ class StoryIndex:
         self.window_days = window_days
         self._vocab: dict[str, int] = {}
         self._df: list[int] = []
-        self._postings: dict[int, list[int]] = defaultdict(list)   # key: _key(term, day)
+        # day -> term id -> doc numbers: a query touches only the small maps of its window's
+        # days, whatever the size of the index
+        self._postings: dict[int, dict[int, list[int]]] = defaultdict(dict)
         self._docs: list[tuple[int, ...]] = []       # doc number -> sorted term ids
         self._titles: list[tuple[int, ...]] = []     # doc number -> term ids of its title
         self._days: list[int] = []
@@ -141,12 +139,15 @@ class StoryIndex:
         self._docs.append(term_ids)
         self._titles.append(title_ids or term_ids)
         self._days.append(day)
+        of_day = self._postings[day]
         for tid in term_ids:
             if tid >= len(self._df):
                 self._df.extend([0] * (tid + 1 - len(self._df)))
             self._df[tid] += 1
-            postings = self._postings[_key(tid, day)]
-            if len(postings) <= POSTING_CAP:
+            postings = of_day.get(tid)
+            if postings is None:
+                of_day[tid] = [number]
+            elif len(postings) <= POSTING_CAP:
                 postings.append(number)
 
     def _idf(self, tid: int) -> float:
@@ -169,10 +170,12 @@ class StoryIndex:
         weights = {tid: self._idf(tid) for tid in term_ids}
         looked_up = sorted(term_ids, key=weights.__getitem__, reverse=True)[:QUERY_TERMS]
         shared: Counter[int] = Counter()
-        days = range(day - self.window_days, day + self.window_days + 1)
-        for tid in looked_up:
-            for d in days:
-                postings = self._postings.get(_key(tid, d))
+        for d in range(day - self.window_days, day + self.window_days + 1):
+            of_day = self._postings.get(d)
+            if not of_day:
+                continue
+            for tid in looked_up:
+                postings = of_day.get(tid)
                 if postings and len(postings) <= POSTING_CAP:
                     shared.update(postings)
         skip = self._numbers.get(exclude) if exclude is not None else None

@@ -370,10 +370,12 @@ class EnrichmentRepository:
             .returning(SecuredKeyRow.id)).scalar_one()
         return new_id
 
-    def delete_secured_keys_except(self, keep_id: int) -> int:
+    def delete_secured_keys_before(self, key_id: int) -> int:
+        """Delete the keys older than `key_id` (a newer key, e.g. of a concurrent rotation,
+        stays)."""
         from app.store.models import SecuredKeyRow
 
-        result = self.session.execute(delete(SecuredKeyRow).where(SecuredKeyRow.id != keep_id))
+        result = self.session.execute(delete(SecuredKeyRow).where(SecuredKeyRow.id < key_id))
         return result.rowcount or 0  # type: ignore[attr-defined]
 
     def secured_values(self, after: str, limit: int) -> list[tuple[str, str]]:
