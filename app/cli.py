@@ -113,34 +113,10 @@ def enrich_cmd(ctx: Context, redo: bool, batch: int) -> None:
     """Read the article pages of records not yet enriched (and retries that are due)."""
     from datetime import UTC, datetime
 
-    from app.pipeline.enrichment import EnrichReport, enrich_new_records
-    from app.store.repository import EnrichmentRepository, RecordRepository
+    from app.pipeline.enrichment import enrich_due
 
-    db = ctx.db()
-    now = datetime.now(UTC)
-    total = EnrichReport()
-    if redo:
-        with db.session() as session:
-            ids = RecordRepository(session).all_ids()
-        chunks = [ids[i:i + batch] for i in range(0, len(ids), batch)]
-    else:
-        chunks = []
-    for _ in range(100_000):
-        if redo:
-            if not chunks:
-                break
-            chunk: list[str] | None = chunks.pop(0)
-        else:
-            with db.session() as session:
-                chunk = EnrichmentRepository(session).enrichment_due(now=now, limit=batch)
-            if not chunk:
-                break
-        report = enrich_new_records(db, ctx.settings, now, chunk, redo=redo)
-        for error in report.errors:
-            click.echo(error, err=True)
-        for name in ("enriched", "retry_later", "gave_up", "duplicates", "images_cached",
-                     "images_refused", "logos"):
-            setattr(total, name, getattr(total, name) + getattr(report, name))
+    total = enrich_due(ctx.db(), ctx.settings, datetime.now(UTC), redo=redo, batch=batch,
+                       on_error=lambda m: click.echo(m, err=True))
     click.echo(total.summary())
 
 
@@ -150,11 +126,9 @@ def heat_cmd(ctx: Context) -> None:
     """Recompute the heat of every recent story (the scheduler does this regularly)."""
     from datetime import UTC, datetime
 
-    from app.keystore import load_keyring
-    from app.pipeline.stories import recompute_heat
+    from app.pipeline.stories import refresh_heat
 
-    db = ctx.db()
-    click.echo(recompute_heat(db, datetime.now(UTC), load_keyring(db, ctx.settings)).summary())
+    click.echo(refresh_heat(ctx.db(), ctx.settings, datetime.now(UTC)).summary())
 
 
 @main.group("keys")

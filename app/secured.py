@@ -39,6 +39,7 @@ __all__ = [
     "heat_boost",
     "read_private",
     "with_editor_notes",
+    "with_heat_boost",
     "write_private",
 ]
 
@@ -181,3 +182,8 @@ def heat_boost(record: Record, keyring: Keyring) -> int:
     data = read_private(record, keyring) or {}
     boost = data.get("heatBoost")
     return boost if isinstance(boost, int) and not isinstance(boost, bool) else 0
+
+
+def with_heat_boost(record: Record, boost: int, keyring: Keyring) -> Record:
+    """The record with an editor's heat boost (0 removes it); applied at the next heat pass."""
+    return write_private(record, {"heatBoost": int(boost) or None}, keyring)

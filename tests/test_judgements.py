@@ -151,3 +151,25 @@ def test_related_and_heat_are_written_to_the_stored_records(db) -> None:
     # unchanged inputs: nothing to write the second time
     assert recompute_heat(db, NOW).changed == 0
     assert relate_records(db, [story[0].id], NOW) == 0
+
+
+def test_an_editor_boost_kept_in_secured_raises_the_story_heat(db, tmp_path) -> None:
+    from app.config import Settings
+    from app.keystore import forget_keyrings, load_keyring
+    from app.pipeline.stories import refresh_heat
+    from app.secured import heat_boost, with_heat_boost
+    from app.store.repository import RecordRepository
+
+    forget_keyrings()
+    settings = Settings.from_env({}, data_dir=tmp_path, secret_key="s")
+    plain, boosted = item("Kenya malaria chatbot", domain="d.com"), item(
+        "Philips stroke triage software", domain="e.com")
+    boosted = with_heat_boost(boosted, 30, load_keyring(db, settings))
+    assert heat_boost(boosted, load_keyring(db, settings)) == 30
+    with db.session() as session:
+        for r in (plain, boosted):
+            RecordRepository(session).save(r, now=NOW)
+    refresh_heat(db, settings, NOW)
+    with db.session() as session:
+        heat = {r.id: r.heat for r in RecordRepository(session).iter_all()}
+    assert heat[boosted.id] == heat[plain.id] + 30

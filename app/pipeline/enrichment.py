@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -46,7 +46,7 @@ from app.store.repository import EnrichmentRepository, RecordRepository, to_db_t
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MAX_ATTEMPTS", "EnrichReport", "enrich_new_records", "retry_at"]
+__all__ = ["MAX_ATTEMPTS", "EnrichReport", "enrich_due", "enrich_new_records", "retry_at"]
 
 MAX_ATTEMPTS = 6
 FIRST_RETRY = timedelta(minutes=15)
@@ -269,3 +269,36 @@ def enrich_new_records(db: Database, settings: Settings, now: datetime,
         report.related_changed = relate_records(db, saved, now)
         recompute_heat(db, now, keyring)
     return report
+
+
+def enrich_due(db: Database, settings: Settings, now: datetime, *, redo: bool = False,
+               batch: int = 200, on_error: Callable[[str], None] | None = None) -> EnrichReport:
+    """Enrich, batch by batch, every record not yet enriched or due for a retry (`redo`: every
+    record).  What `newsdesk enrich` and a scheduler job run."""
+    total = EnrichReport()
+    if redo:
+        with db.session() as session:
+            ids = RecordRepository(session).all_ids()
+        chunks = [ids[i:i + batch] for i in range(0, len(ids), batch)]
+    while True:
+        if redo:
+            if not chunks:
+                break
+            chunk = chunks.pop(0)
+        else:
+            with db.session() as session:
+                chunk = EnrichmentRepository(session).enrichment_due(now=now, limit=batch)
+            if not chunk:
+                break
+        report = enrich_new_records(db, settings, now, chunk, redo=redo)
+        for error in report.errors:
+            if on_error:
+                on_error(error)
+        for name in ("enriched", "retry_later", "gave_up", "duplicates", "images_cached",
+                     "images_refused", "logos", "related_changed"):
+            setattr(total, name, getattr(total, name) + getattr(report, name))
+        total.errors.extend(report.errors)
+        if not redo and not report.enriched and not report.retry_later and \
+                not report.gave_up and not report.duplicates:
+            break                               # nothing moved: never loop forever
+    return total

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from app.config import Settings
 from app.pipeline.relate import MAX_RELATED, StoryIndex, related_entries
 from app.pipeline.score import StoryMember, compute_heat
 from app.record import Record
@@ -24,7 +25,7 @@ from app.store.repository import EnrichmentRepository, RecordRepository
 RELATE_WINDOW_DAYS = 3
 HEAT_SCOPE = timedelta(days=7)
 
-__all__ = ["HeatReport", "recompute_heat", "relate_records", "story_clusters"]
+__all__ = ["HeatReport", "recompute_heat", "refresh_heat", "relate_records", "story_clusters"]
 
 
 def _window(db: Database, start: datetime, end: datetime) -> dict[str, Record]:
@@ -124,3 +125,10 @@ def recompute_heat(db: Database, now: datetime, keyring: Keyring | None = None) 
             if repo.replace_field(record, now=now, expected_secured=record.secured, heat=heat):
                 report.changed += 1
     return report
+
+
+def refresh_heat(db: Database, settings: Settings, now: datetime) -> HeatReport:
+    """`recompute_heat` with the keyring of `settings` (editor boosts): the scheduler's job."""
+    from app.keystore import load_keyring
+
+    return recompute_heat(db, now, load_keyring(db, settings, now=now))
