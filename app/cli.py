@@ -137,6 +137,52 @@ def run_cmd(ctx: Context, host: str | None, port: int | None) -> None:
         click.echo(f"no content folder at {content}; starting with the database as it is")
     _serve(ctx, host, port, with_scheduler=True)
 
+# --------------------------------------------------------------------------- enrichment (issue 5)
+
+@main.command("enrich")
+@click.option("--all", "redo", is_flag=True,
+              help="Read every record's page again, not only new records and due retries.")
+@click.option("--batch", default=200, show_default=True, help="Records per batch.")
+@pass_ctx
+def enrich_cmd(ctx: Context, redo: bool, batch: int) -> None:
+    """Read the article pages of records not yet enriched (and retries that are due)."""
+    from datetime import UTC, datetime
+
+    from app.pipeline.enrichment import enrich_due
+
+    total = enrich_due(ctx.db(), ctx.settings, datetime.now(UTC), redo=redo, batch=batch,
+                       on_error=lambda m: click.echo(m, err=True))
+    click.echo(total.summary())
+
+
+@main.command("heat")
+@pass_ctx
+def heat_cmd(ctx: Context) -> None:
+    """Recompute the heat of every recent story (the scheduler does this regularly)."""
+    from datetime import UTC, datetime
+
+    from app.pipeline.stories import refresh_heat
+
+    click.echo(refresh_heat(ctx.db(), ctx.settings, datetime.now(UTC)).summary())
+
+
+@main.group("keys")
+def keys_group() -> None:
+    """Keys of the `secured` field."""
+
+
+@keys_group.command("rotate")
+@click.option("--grace", default=11.0, show_default=True,
+              help="Seconds to wait after adding the new key, so that every running process "
+                   "encrypts with it before the old one is retired.")
+@pass_ctx
+def keys_rotate(ctx: Context, grace: float) -> None:
+    """Re-encrypt every record's `secured` value under a new key, without downtime."""
+    from app.keystore import rotate_keys
+
+    report = rotate_keys(ctx.db(), ctx.settings, grace=grace)
+    click.echo(report.summary())
+
 
 def run() -> None:
     try:

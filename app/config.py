@@ -58,6 +58,20 @@ SETTINGS: dict[str, Setting] = {
     "feed_entries": Setting("NEWSDESK_FEED_ENTRIES", "50", "entries in each feed"),
     "web_threads": Setting("NEWSDESK_WEB_THREADS", "8",
                            "request threads of `newsdesk serve` and `newsdesk run`"),
+    # enrichment (issue 5)
+    "enrich_timeout_ms": Setting("NEWSDESK_ENRICH_TIMEOUT_MS", "10000",
+                                 "time limit of one article page, image or robots.txt fetch "
+                                 "(milliseconds)"),
+    "enrich_max_bytes": Setting("NEWSDESK_ENRICH_MAX_BYTES", "3000000",
+                                "largest article page read (bytes); longer pages are refused"),
+    "image_max_bytes": Setting("NEWSDESK_IMAGE_MAX_BYTES", "8000000",
+                               "largest image downloaded (bytes)"),
+    "image_max_pixels": Setting("NEWSDESK_IMAGE_MAX_PIXELS", "40000000",
+                                "largest image decoded (width x height); bigger ones are "
+                                "refused as decompression bombs"),
+    "host_delay_ms": Setting("NEWSDESK_HOST_DELAY_MS", "1000",
+                             "pause between two requests to the same host during enrichment "
+                             "(milliseconds)"),
 }
 
 
@@ -79,6 +93,11 @@ class Settings:
     feed_max_age: int
     feed_entries: int
     web_threads: int
+    enrich_timeout_ms: int
+    enrich_max_bytes: int
+    image_max_bytes: int
+    image_max_pixels: int
+    host_delay_ms: int
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

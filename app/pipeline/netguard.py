@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,9 +42,13 @@ def resolve(host: str, port: int) -> list[str]:
     return sorted({str(info[4][0]) for info in infos})
 
 
-def check_url(url: str, *, allow_private: bool = False) -> None:
+Resolver = Callable[[str, int], list[str]]
+
+
+def check_url(url: str, *, allow_private: bool = False, resolver: Resolver | None = None) -> None:
     """Raise BlockedAddressError unless `url` is http(s) and every address of its host is
-    public (or private networks are allowed)."""
+    public (or private networks are allowed).  `resolver` (host, port) -> addresses replaces
+    DNS, e.g. in tests that make a loopback server look public."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise BlockedAddressError(f"only http and https URLs are fetched, not {parts.scheme!r}",
@@ -54,7 +59,7 @@ def check_url(url: str, *, allow_private: bool = False) -> None:
     if allow_private:
         return
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    for address in resolve(host, port):
+    for address in (resolver or resolve)(host, port):
         if not is_public_address(address):
             raise BlockedAddressError(
                 f"{host} resolves to {address}, a private or internal address", url=url)
@@ -63,12 +68,14 @@ def check_url(url: str, *, allow_private: bool = False) -> None:
 class GuardedTransport(httpx.BaseTransport):
     """An httpx transport that refuses requests to non-public addresses."""
 
-    def __init__(self, *, allow_private: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *, allow_private: bool = False, resolver: Resolver | None = None,
+                 **kwargs: Any) -> None:
         self.allow_private = allow_private
+        self.resolver = resolver
         self._inner = httpx.HTTPTransport(**kwargs)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        check_url(str(request.url), allow_private=self.allow_private)
+        check_url(str(request.url), allow_private=self.allow_private, resolver=self.resolver)
         return self._inner.handle_request(request)
 
     def close(self) -> None:

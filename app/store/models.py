@@ -209,3 +209,72 @@ __all__ = [
     "TopicRow",
     "include_name",
 ]
+
+
+# --------------------------------------------------------------------------- enrichment (issue 5)
+# Keys of the `secured` field, the enrichment state of records (retry with backoff), provider
+# logos and the cache of downloaded images.
+
+
+class SecuredKeyRow(Base):
+    """A data key of the `secured` field, encrypted ("wrapped") under the master secret.
+    The newest key encrypts; every key decrypts until a rotation removes the old ones."""
+
+    __tablename__ = "secured_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    wrapped: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class EnrichmentStateRow(Base):
+    """Whether a record's article page has been read: `done`, `retry` (after
+    `next_attempt_at`) or `gave_up` after too many failures."""
+
+    __tablename__ = "enrichment_state"
+
+    record_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    state: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_enrichment_state_state", "state", "next_attempt_at"),)
+
+
+class ProviderLogoRow(Base):
+    """A provider's 50x50 logo: fetched once (`done`), or retried later after a failure."""
+
+    __tablename__ = "provider_logos"
+
+    domain: Mapped[str] = mapped_column(String(255), primary_key=True)
+    state: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer)
+    source_url: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class CachedImageRow(Base):
+    """An image URL and the content-addressed file that holds our copy of it (`sha256` is
+    None when the download was refused; `error` says why)."""
+
+    __tablename__ = "cached_images"
+
+    url_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    ext: Mapped[str | None] = mapped_column(String(8))
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    size: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    fetched_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+# relate and heat read the records of a window of days
+Index("ix_records_published_at", RecordRow.published_at)
+
+__all__ += ["CachedImageRow", "EnrichmentStateRow", "ProviderLogoRow", "SecuredKeyRow"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, delete, func, insert, select
+from sqlalchemy import ColumnElement, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.record import (
@@ -414,3 +414,159 @@ class RecordRepository:
 def public_condition() -> ColumnElement[bool]:
     """The condition a `records` row must meet to be shown to readers or put in a feed."""
     return RecordRow.published.is_(True)
+
+# --------------------------------------------------------------------------- enrichment (issue 5)
+
+class EnrichmentRepository:
+    """Queries of the enrichment area: secured keys, enrichment/logo retry state, the image
+    cache, and the narrow record updates that key rotation and heat need."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # ------------------------------------------------------------------ secured keys
+
+    def secured_keys(self) -> list[tuple[int, str]]:
+        """(id, wrapped key), newest first."""
+        from app.store.models import SecuredKeyRow
+
+        return [(r.id, r.wrapped) for r in self.session.execute(
+            select(SecuredKeyRow).order_by(SecuredKeyRow.id.desc())).scalars()]
+
+    def add_secured_key(self, wrapped: str, *, now: datetime) -> int:
+        from app.store.models import SecuredKeyRow
+
+        new_id: int = self.session.execute(
+            insert(SecuredKeyRow).values(wrapped=wrapped, created_at=to_db_time(now))
+            .returning(SecuredKeyRow.id)).scalar_one()
+        return new_id
+
+    def delete_secured_keys_before(self, key_id: int) -> int:
+        """Delete the keys older than `key_id` (a newer key, e.g. of a concurrent rotation,
+        stays)."""
+        from app.store.models import SecuredKeyRow
+
+        result = self.session.execute(delete(SecuredKeyRow).where(SecuredKeyRow.id < key_id))
+        return result.rowcount or 0  # type: ignore[attr-defined]
+
+    def secured_values(self, after: str, limit: int) -> list[tuple[str, str]]:
+        """(record id, secured) of records with a secured value, by id after `after`."""
+        return [(rid, value or "") for rid, value in self.session.execute(
+            select(RecordRow.id, RecordRow.secured)
+            .where(RecordRow.id > after, RecordRow.secured.is_not(None))
+            .order_by(RecordRow.id).limit(limit)).all()]
+
+    def replace_field(self, record: Record, *, now: datetime, expected_secured: str | None,
+                      secured: str | None = None, heat: int | None = None) -> bool:
+        """Write a new `secured` and/or `heat` of a record (content hash kept in step) unless its
+        secured value changed meanwhile.  False when another writer got there first."""
+        changed = record
+        values: dict[str, Any] = {}
+        if secured is not None:
+            changed = changed.replace(secured=secured)
+            values["secured"] = secured
+        if heat is not None:
+            changed = changed.replace(heat=heat)
+            values["heat"] = heat
+        values.update(content_hash=content_hash(changed), updated_at=to_db_time(now))
+        condition = (RecordRow.secured.is_(None) if expected_secured is None
+                     else RecordRow.secured == expected_secured)
+        result = self.session.execute(
+            update(RecordRow).where(RecordRow.id == record.id, condition).values(**values))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    # ------------------------------------------------------------------ enrichment state
+
+    def enrichment_due(self, *, now: datetime, limit: int, redo: bool = False) -> list[str]:
+        """Ids of records whose page is to be read: never tried, or due for a retry
+        (`redo`: every record, oldest first)."""
+        from app.store.models import EnrichmentStateRow as S
+
+        query = select(RecordRow.id).outerjoin(S, S.record_id == RecordRow.id)
+        if not redo:
+            query = query.where((S.record_id.is_(None))
+                                | ((S.state == "retry") & (S.next_attempt_at <= to_db_time(now))))
+        query = query.order_by(RecordRow.published_at.desc(), RecordRow.id).limit(limit)
+        return list(self.session.execute(query).scalars())
+
+    def enrichment_state(self, rid: str) -> Any:
+        from app.store.models import EnrichmentStateRow
+
+        return self.session.get(EnrichmentStateRow, rid)
+
+    def save_enrichment_state(self, rid: str, *, state: str, attempts: int, now: datetime,
+                              next_attempt_at: datetime | None, error: str | None) -> None:
+        from app.store.models import EnrichmentStateRow
+
+        self.session.merge(EnrichmentStateRow(
+            record_id=rid, state=state, attempts=attempts, last_attempt_at=to_db_time(now),
+            next_attempt_at=to_db_time(next_attempt_at), last_error=error))
+
+    def move_enrichment_state(self, old_id: str, new_id: str) -> None:
+        """A record whose webUrl changed (canonical link) keeps its state under its new id."""
+        from app.store.models import EnrichmentStateRow
+
+        self.session.execute(delete(EnrichmentStateRow)
+                             .where(EnrichmentStateRow.record_id == new_id))
+        self.session.execute(update(EnrichmentStateRow)
+                             .where(EnrichmentStateRow.record_id == old_id)
+                             .values(record_id=new_id))
+
+    # ------------------------------------------------------------------ provider logos
+
+    def logo_state(self, domain: str) -> Any:
+        from app.store.models import ProviderLogoRow
+
+        return self.session.get(ProviderLogoRow, domain)
+
+    def save_logo_state(self, domain: str, *, state: str, attempts: int, now: datetime,
+                        source_url: str | None, next_attempt_at: datetime | None,
+                        error: str | None) -> None:
+        from app.store.models import ProviderLogoRow
+
+        self.session.merge(ProviderLogoRow(
+            domain=domain, state=state, attempts=attempts, source_url=source_url,
+            next_attempt_at=to_db_time(next_attempt_at), last_error=error,
+            updated_at=to_db_time(now)))
+
+    # ------------------------------------------------------------------ image cache
+
+    def cached_image(self, url_key: str) -> Any:
+        from app.store.models import CachedImageRow
+
+        return self.session.get(CachedImageRow, url_key)
+
+    def save_cached_image(self, url_key: str, url: str, *, now: datetime,
+                          sha256: str | None = None, ext: str | None = None,
+                          width: int | None = None, height: int | None = None,
+                          size: int | None = None, error: str | None = None) -> None:
+        from app.store.models import CachedImageRow
+
+        self.session.merge(CachedImageRow(
+            url_key=url_key, url=url, sha256=sha256, ext=ext, width=width, height=height,
+            size=size, error=error, fetched_at=to_db_time(now)))
+
+    # ------------------------------------------------------------------ heat
+
+    def ids_published_between(self, start: datetime, end: datetime) -> list[str]:
+        """Ids of records published in [start, end] (the window of relate and heat)."""
+        return list(self.session.execute(
+            select(RecordRow.id).where(RecordRow.published_at >= to_db_time(start),
+                                       RecordRow.published_at <= to_db_time(end))
+            .order_by(RecordRow.published_at, RecordRow.id)).scalars())
+
+    def ids_with_heat_before(self, before: datetime) -> list[str]:
+        """Records older than `before` still carrying a positive heat (to cool them down)."""
+        return list(self.session.execute(
+            select(RecordRow.id).where(RecordRow.published_at < to_db_time(before),
+                                       RecordRow.heat > 0)).scalars())
+
+    def related_links(self, ids: Sequence[str]) -> list[tuple[str, str]]:
+        """(record id, target id) of the related entries of these records."""
+        out: list[tuple[str, str]] = []
+        for i in range(0, len(ids), _BATCH):
+            chunk = list(ids[i:i + _BATCH])
+            out.extend((a, b or "") for a, b in self.session.execute(
+                select(RelatedRow.record_id, RelatedRow.target_id)
+                .where(RelatedRow.record_id.in_(chunk), RelatedRow.target_id.is_not(None))).all())
+        return out

@@ -17,6 +17,7 @@ BLUEPRINTS: list[tuple[str, str]] = [
     ("app.web.public", "bp"),
     ("app.web.syndication", "bp"),
     ("app.web.errors", "bp"),
+    ("app.web.assets", "bp"),          # cached images and provider logos (enrichment)
 ]
 
 

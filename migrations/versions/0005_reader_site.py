@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 
 revision = "0005"
-down_revision = "0001"
+down_revision = "0004"  # re-chained at merge: 0001 -> 0002 -> 0003 -> 0004 -> 0005
 branch_labels = None
 depends_on = None
 
