@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import ColumnElement, and_, delete, exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.record import (
@@ -33,6 +33,7 @@ from app.store.models import (
     ImageRow,
     ProviderRow,
     RecordExtraRow,
+    RecordReviewRow,
     RecordRow,
     RecordTopicRow,
     RelatedRow,
@@ -147,6 +148,7 @@ class RecordRepository:
         """Insert or replace one record.  `known_hash`/`exists` let a batch caller skip the
         lookup it already did."""
         rid = record.id
+        record = self.with_editor_decisions(record)
         digest = content_hash(record)
         if exists is None:
             known_hash = self.existing_hashes([rid]).get(rid)
@@ -170,6 +172,27 @@ class RecordRepository:
             self.session.execute(insert(RecordRow).values(id=rid, created_at=now_db, **values))
         self._insert_children(record)
         return SaveResult(rid, "updated" if exists else "new")
+
+    def with_editor_decisions(self, record: Record) -> Record:
+        """`record` as the editors left it: their edited fields win over the incoming ones,
+        and their decision sets `published` (a hidden record is never published again by a
+        save, whatever the fetch or an auto-publish rule says)."""
+        row = self.session.execute(
+            select(RecordReviewRow.state, RecordReviewRow.overrides)
+            .where(RecordReviewRow.record_id == record.id)).first()
+        if row is None:
+            return record
+        state, overrides = row
+        changes: dict[str, Any] = {}
+        for key, value in (_extra_value(overrides)).items():
+            if key in ("title", "excerpt") and isinstance(value, str):
+                changes[key] = value
+            elif key == "topics" and isinstance(value, list):
+                changes[key] = tuple(str(t) for t in value)
+        published = {"published": True, "unpublished": False, "hidden": False}.get(state)
+        if published is not None:
+            changes["published"] = published
+        return record.replace(**changes) if changes else record
 
     def _delete_children(self, ids: list[str]) -> None:
         for table in (RecordTopicRow, ImageRow, RelatedRow, RecordExtraRow):
@@ -342,3 +365,30 @@ class RecordRepository:
                 related=tuple(related.get(r.id, ())), secured=r.secured, body=r.body,
                 extra=dict(extras.get((r.id, "record"), {}))))
         return out
+
+
+# --------------------------------------------------------------------------- what readers see
+
+def public_filter() -> ColumnElement[bool]:
+    """The one condition every public query applies to `records`: published by an editor (or
+    by the feed) and not hidden.  Hiding also sets `published` false; the second half keeps a
+    hidden record out even if something wrote the flag behind the editors' back."""
+    return and_(RecordRow.published.is_(True),
+                ~exists().where(RecordReviewRow.record_id == RecordRow.id,
+                                RecordReviewRow.state == "hidden"))
+
+
+def is_hidden(session: Session, rid: str) -> bool:
+    return session.execute(select(RecordReviewRow.record_id).where(
+        RecordReviewRow.record_id == rid, RecordReviewRow.state == "hidden")).first() is not None
+
+
+def public_record_ids(session: Session, topic: str | None = None, limit: int = 1000) -> list[str]:
+    """Ids of what readers see, newest first; `topic` (a name or slug) narrows to a topic."""
+    query = select(RecordRow.id).where(public_filter())
+    if topic is not None:
+        query = query.join(RecordTopicRow, RecordTopicRow.record_id == RecordRow.id).join(
+            TopicRow, TopicRow.id == RecordTopicRow.topic_id).where(
+            (TopicRow.name == topic) | (TopicRow.slug == topic))
+    query = query.order_by(RecordRow.published_at.desc(), RecordRow.id).limit(limit)
+    return list(session.execute(query).scalars())

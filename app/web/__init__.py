@@ -12,7 +12,11 @@ from app.keys import derive_key
 from app.store.db import Database
 
 # module path, attribute: the blueprints of the site, registered in this order
-BLUEPRINTS: list[tuple[str, str]] = []
+BLUEPRINTS: list[tuple[str, str]] = [
+    ("app.web.editor", "bp"),
+    ("app.web.editor_feeds", "bp"),
+    ("app.web.api", "bp"),
+]
 
 
 def build_app(settings: Settings | None = None, db: Database | None = None,
