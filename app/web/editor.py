@@ -53,7 +53,7 @@ PAST_TENSE = {"publish": "Published", "unpublish": "Unpublished", "hide": "Hid"}
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     target = safe_next(request.values.get("next"))
-    if request.method == "GET":
+    if request.method != "POST":           # GET and HEAD only show the form
         if g.editor is not None:
             return redirect(target)
         return render_template("editor/login.html", next=target, username="")

@@ -115,7 +115,7 @@ def login_required(view: F) -> F:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if g.get("editor") is None:
-            if request.method == "GET":
+            if request.method in ("GET", "HEAD"):
                 return redirect(url_for("editor.login", next=request.full_path.rstrip("?")))
             abort(401)
         return view(*args, **kwargs)
