@@ -8,6 +8,7 @@ validator of public caches) and the exported record file stay one and the same r
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -131,6 +132,11 @@ def queue_query(f: QueueFilter, source_hosts: tuple[str, ...] = ()) -> Select[An
                               RecordRow.heat.is_(None), RecordRow.heat.desc(),
                               RecordRow.published_at.desc(), RecordRow.id)
     return query.order_by(RecordRow.published_at.desc(), RecordRow.id)
+
+
+def form_version(record: Record, notes: str) -> str:
+    digest = hashlib.sha256(f"{content_hash(record)}\n{notes}".encode())
+    return digest.hexdigest()[:32]
 
 
 def _editor(row: EditorUserRow) -> Editor:
@@ -352,14 +358,17 @@ class EditorialRepository:
     # ------------------------------------------------------------------ edits
 
     def version(self, record: Record) -> str:
-        return content_hash(record)
+        """What an edit form carries to tell a stale form: the record's content hash and the
+        editors' notes, which live beside the record."""
+        review = self.review(record.id)
+        return form_version(record, review.notes if review else "")
 
     def edit(self, rid: str, changes: RecordChanges, *, version: str | None, actor: str,
              now: datetime, via: str = "web") -> list[str]:
         """Apply an editor's changes; the names of the fields that changed.  A `version` that
         is not the record's current one (a stale form) changes nothing."""
         record = self.require([rid])[0]
-        if version is not None and version != content_hash(record):
+        if version is not None and version != self.version(record):
             raise StaleEditError()
         review = self.review(rid)
         fields = changes.fields()
@@ -421,8 +430,13 @@ class EditorialRepository:
         ids = list(self.session.execute(
             query.limit(f.per_page).offset((f.page - 1) * f.per_page)).scalars())
         records = self.records.get_many(ids)
-        states = {rid: r.state for rid, r in self.reviews(ids).items()}
-        return [(r, states.get(r.id, "queued"), content_hash(r)) for r in records], total
+        reviews = self.reviews(ids)
+        out = []
+        for r in records:
+            review = reviews.get(r.id)
+            out.append((r, review.state if review else "queued",
+                        form_version(r, review.notes if review else "")))
+        return out, total
 
     def recent_records(self, limit: int = 500) -> list[Record]:
         ids = list(self.session.execute(select(RecordRow.id).order_by(
