@@ -91,6 +91,11 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def session_stamp(password_hash: str) -> str:
+    """A value kept in the session that changes when the password changes."""
+    return hashlib.sha256(b"session-stamp:" + password_hash.encode("utf-8")).hexdigest()[:24]
+
+
 def same_secret(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
 

@@ -49,6 +49,10 @@ SETTINGS: dict[str, Setting] = {
     "user_agent": Setting("NEWSDESK_USER_AGENT",
                           "Newsdesk/0.1 (+https://github.com/newsdesk/newsdesk)",
                           "User-Agent header sent with every fetch"),
+    "trusted_proxies": Setting("NEWSDESK_TRUSTED_PROXIES", "0",
+                               "number of reverse proxies in front of the site whose "
+                               "X-Forwarded-For/-Proto headers are believed (for the client "
+                               "address of sign-in limits and for Secure cookies over HTTPS)"),
 }
 
 
@@ -66,6 +70,7 @@ class Settings:
     log_level: str
     fetch_workers: int
     user_agent: str
+    trusted_proxies: int
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

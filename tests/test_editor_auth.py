@@ -190,3 +190,38 @@ def test_editor_pages_send_a_strict_content_security_policy(alice: EditorClient,
         assert response.headers["Cache-Control"] == "no-store"
         assert "style=" not in response.get_data(as_text=True)     # no inline styles
         assert "<script>" not in response.get_data(as_text=True)   # no inline scripts
+
+
+def test_a_new_password_ends_the_old_sessions(alice: EditorClient, db: Database) -> None:
+    from app.auth import hash_password
+
+    with db.session() as s:
+        EditorialRepository(s).set_password("alice", hash_password("a brand new password"))
+    assert alice.get("/editor/").status_code == 302
+    assert alice.login("alice", "a brand new password").status_code == 302
+    assert alice.get("/editor/").status_code == 200
+
+
+def test_behind_a_trusted_proxy_limits_count_the_real_client_and_cookies_are_secure(
+        db: Database, tmp_path: Path, clock: Clock, editor_app: Flask) -> None:
+    from app import create_app
+    from app.config import Settings
+
+    settings = Settings.from_env({}, data_dir=tmp_path, secret_key="s", trusted_proxies=1)
+    app = create_app(settings, db, TESTING=True, NEWSDESK_CLOCK=clock,
+                     NEWSDESK_LOGIN_THROTTLE=LoginThrottle(per_account=100, per_address=2))
+
+    def client(address: str) -> EditorClient:
+        c = EditorClient(app.test_client())
+        c.client.environ_base.update(HTTP_X_FORWARDED_FOR=address,
+                                     HTTP_X_FORWARDED_PROTO="https")
+        return c
+
+    attacker = client("203.0.113.9")
+    for _ in range(2):
+        assert attacker.login("alice", "wrong password!").status_code == 401
+    assert attacker.login("alice", PASSWORD).status_code == 429
+    colleague = client("198.51.100.4")               # same proxy, another client
+    response = colleague.login("alice", PASSWORD)
+    assert response.status_code == 302
+    assert "Secure" in response.headers["Set-Cookie"]

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Select, delete, exists, false, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.auth import Editor
+from app.auth import Editor, same_secret, session_stamp
 from app.editors import (
     PUBLISHED_BY_STATE,
     STATE_BY_ACTION,
@@ -174,6 +174,15 @@ class EditorialRepository:
     def user(self, uid: int) -> Editor | None:
         row = self.session.get(EditorUserRow, uid)
         return _editor(row) if row is not None else None
+
+    def session_user(self, uid: int, stamp: str) -> Editor | None:
+        """The account of a session, if the session's stamp still matches the account (a new
+        password gives a new stamp, which ends the sessions made with the old one)."""
+        row = self.session.get(EditorUserRow, uid)
+        if row is None or row.disabled or not same_secret(session_stamp(row.password_hash),
+                                                          stamp):
+            return None
+        return _editor(row)
 
     def users(self) -> list[tuple[Editor, datetime, datetime | None]]:
         rows = self.session.execute(select(EditorUserRow).order_by(EditorUserRow.name)).scalars()

@@ -22,7 +22,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from app.auth import safe_next, verify_password
+from app.auth import safe_next, session_stamp, verify_password
 from app.editors import (
     EditError,
     changes_from,
@@ -84,6 +84,7 @@ def login() -> Any:
         repo.audit(editor.name, "login", "account", editor.name, now=when, address=address)
     session.clear()                          # a fresh session: no fixation
     session["uid"] = editor.id
+    session["stamp"] = session_stamp(stored or "")
     session.permanent = True
     return redirect(target)
 

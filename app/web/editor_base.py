@@ -78,15 +78,15 @@ def client_address() -> str:
 
 
 def load_editor() -> None:
-    """g.editor: the signed-in editor, or None.  A disabled or deleted account is signed out
-    on its next request."""
+    """g.editor: the signed-in editor, or None.  A disabled or deleted account, or one whose
+    password changed, is signed out on its next request."""
     g.editor = None
-    uid = session.get("uid")
-    if not isinstance(uid, int):
+    uid, stamp = session.get("uid"), session.get("stamp")
+    if not isinstance(uid, int) or not isinstance(stamp, str):
         return
     with get_db().session() as s:
-        editor = EditorialRepository(s).user(uid)
-    if editor is None or editor.disabled:
+        editor = EditorialRepository(s).session_user(uid, stamp)
+    if editor is None:
         session.clear()
         return
     g.editor = editor
