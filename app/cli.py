@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -182,6 +183,159 @@ def keys_rotate(ctx: Context, grace: float) -> None:
 
     report = rotate_keys(ctx.db(), ctx.settings, grace=grace)
     click.echo(report.summary())
+
+# --------------------------------------------------------------------------- editors' accounts
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return password
+
+
+@main.group("user")
+def user_group() -> None:
+    """Editor accounts (there is no default account)."""
+
+
+@user_group.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["editor", "admin"]), default="editor",
+              show_default=True, help="admins also see the audit log")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@pass_ctx
+def user_add(ctx: Context, name: str, role: str, password_stdin: bool) -> None:
+    """Create the editor account NAME (asks for its password)."""
+    from app.auth import check_name, check_role, hash_password
+    from app.store.editorial import EditorialRepository
+
+    check_name(name)
+    check_role(role)
+    password_hash = hash_password(_read_password(password_stdin))
+    with ctx.db().session() as session:
+        repo = EditorialRepository(session)
+        repo.create_user(name, password_hash, role, now=_now())
+        repo.audit("cli", "user_add", "account", name, now=_now(), role=role)
+    click.echo(f"created {role} {name}")
+
+
+@user_group.command("list")
+@pass_ctx
+def user_list(ctx: Context) -> None:
+    """List editor accounts: name, role, state, last sign-in."""
+    from app.store.editorial import EditorialRepository
+
+    with ctx.db().session() as session:
+        users = EditorialRepository(session).users()
+    if not users:
+        click.echo("no users; create one with: newsdesk user add NAME --role admin")
+    for editor, _created, last in users:
+        state = "disabled" if editor.disabled else "active"
+        seen = last.strftime("%Y-%m-%d %H:%M") if last else "never signed in"
+        click.echo(f"{editor.name}\t{editor.role}\t{state}\t{seen}")
+
+
+def _set_disabled(ctx: Context, name: str, disabled: bool) -> None:
+    from app.store.editorial import EditorialRepository
+
+    with ctx.db().session() as session:
+        repo = EditorialRepository(session)
+        repo.set_disabled(name, disabled)
+        repo.audit("cli", "user_disable" if disabled else "user_enable", "account", name,
+                   now=_now())
+
+
+@user_group.command("disable")
+@click.argument("name")
+@pass_ctx
+def user_disable(ctx: Context, name: str) -> None:
+    """Disable NAME: signed out at once, its API tokens revoked."""
+    _set_disabled(ctx, name, True)
+    click.echo(f"disabled {name}")
+
+
+@user_group.command("enable")
+@click.argument("name")
+@pass_ctx
+def user_enable(ctx: Context, name: str) -> None:
+    """Enable NAME again (its old API tokens stay revoked)."""
+    _set_disabled(ctx, name, False)
+    click.echo(f"enabled {name}")
+
+
+@user_group.command("password")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@pass_ctx
+def user_password(ctx: Context, name: str, password_stdin: bool) -> None:
+    """Set a new password for NAME."""
+    from app.auth import hash_password
+    from app.store.editorial import EditorialRepository
+
+    password_hash = hash_password(_read_password(password_stdin))
+    with ctx.db().session() as session:
+        repo = EditorialRepository(session)
+        repo.set_password(name, password_hash)
+        repo.audit("cli", "user_password", "account", name, now=_now())
+    click.echo(f"password of {name} changed")
+
+
+@main.group("token")
+def token_group() -> None:
+    """API tokens of editors (for /editor/api/)."""
+
+
+@token_group.command("create")
+@click.argument("name")
+@click.option("--label", default="", help="What the token is for.")
+@pass_ctx
+def token_create(ctx: Context, name: str, label: str) -> None:
+    """Create an API token for user NAME and print it once (only its hash is kept)."""
+    from app.auth import new_token, token_hash
+    from app.store.editorial import EditorialRepository
+
+    token = new_token()
+    with ctx.db().session() as session:
+        repo = EditorialRepository(session)
+        tid = repo.add_token(name, label[:200], token_hash(token), token[:8], now=_now())
+        repo.audit("cli", "token_create", "account", name, now=_now(), token_id=tid,
+                   label=label[:200])
+    click.echo(token)
+    click.echo(f"token {tid} for {name}: store it now, it is not shown again", err=True)
+
+
+@token_group.command("list")
+@pass_ctx
+def token_list(ctx: Context) -> None:
+    """List API tokens (id, user, label, first characters, last use); never the tokens."""
+    from app.store.editorial import EditorialRepository
+
+    with ctx.db().session() as session:
+        tokens = EditorialRepository(session).tokens()
+    for t in tokens:
+        used = t.last_used_at.strftime("%Y-%m-%d %H:%M") if t.last_used_at else "never used"
+        state = "revoked" if t.revoked else "active"
+        click.echo(f"{t.id}\t{t.user}\t{t.label or '-'}\t{t.prefix}…\t{state}\t{used}")
+
+
+@token_group.command("revoke")
+@click.argument("token_id", type=int)
+@pass_ctx
+def token_revoke(ctx: Context, token_id: int) -> None:
+    """Revoke the API token TOKEN_ID (from `newsdesk token list`)."""
+    from app.store.editorial import EditorialRepository
+
+    with ctx.db().session() as session:
+        repo = EditorialRepository(session)
+        if not repo.revoke_token(token_id, _now()):
+            fail(f"no active token with id {token_id}")
+        repo.audit("cli", "token_revoke", "token", str(token_id), now=_now())
+    click.echo(f"revoked token {token_id}")
 
 
 def run() -> None:

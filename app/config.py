@@ -72,6 +72,10 @@ SETTINGS: dict[str, Setting] = {
     "host_delay_ms": Setting("NEWSDESK_HOST_DELAY_MS", "1000",
                              "pause between two requests to the same host during enrichment "
                              "(milliseconds)"),
+    "trusted_proxies": Setting("NEWSDESK_TRUSTED_PROXIES", "0",
+                               "number of reverse proxies in front of the site whose "
+                               "X-Forwarded-For/-Proto headers are believed (for the client "
+                               "address of sign-in limits and for Secure cookies over HTTPS)"),
 }
 
 
@@ -98,6 +102,7 @@ class Settings:
     image_max_bytes: int
     image_max_pixels: int
     host_delay_ms: int
+    trusted_proxies: int
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -7,6 +7,9 @@
      +-- FetchError               a source could not be fetched or parsed (names the feed URL)
      |    +-- BlockedAddressError a URL resolves to a private, loopback or link-local address
      +-- AuthError                an editor could not be authenticated or authorized
+     +-- EditError                an editor's change was refused (names the field)
+          +-- UnknownRecordError  no record has that id
+          +-- StaleEditError      the record changed since the form was opened
 
 Every error carries the resource at fault (a path, a field, a URL) so that the one line a
 command prints tells the user where to look.
@@ -74,3 +77,28 @@ class BlockedAddressError(FetchError):
 
 class AuthError(NewsdeskError):
     """Authentication or authorization failed."""
+
+
+class EditError(NewsdeskError):
+    """An editor's change was refused (names the field at fault); nothing was changed."""
+
+    def __init__(self, message: str, *, field: str | None = None, status: int = 400) -> None:
+        self.message, self.field, self.status = message, field, status
+        super().__init__(f"{field}: {message}" if field else message)
+
+
+class UnknownRecordError(EditError):
+    """No record has the id given."""
+
+    def __init__(self, ids: list[str]) -> None:
+        self.ids = ids
+        shown = ", ".join(repr(i) for i in ids[:5]) + (" …" if len(ids) > 5 else "")
+        super().__init__(f"no record with id {shown}", field="id", status=404)
+
+
+class StaleEditError(EditError):
+    """The record changed since the editor's form was opened."""
+
+    def __init__(self) -> None:
+        super().__init__("this record was changed by someone else since you opened it; "
+                         "reload it and make your edit again", field="version", status=409)

@@ -75,3 +75,7 @@ def sqlite_db(tmp_path: Path) -> Iterator[Database]:
     database = Database(f"sqlite:///{tmp_path / 'newsdesk.db'}")
     yield database
     database.dispose()
+
+
+# editors (issue 7): app, accounts, clock and signed-in clients for the editor tests
+from tests.editor_fixtures import alice, browser, clock, editor_app, root  # noqa: E402,F401

@@ -196,17 +196,153 @@ def include_name(name: str | None, type_: str, parent_names: dict[str, str | Non
         return name not in SEARCH_INDEXES
     return True
 
+# --------------------------------------------------------------------------- editors (issue 7)
+# Accounts, API tokens, login throttling, the audit log, editors' decisions on records and
+# their changes to sources and topic rules.  Record ids are not foreign keys here on purpose:
+# a decision (say "hidden") outlives the record row, so a story deleted and fetched again
+# comes back with the decision still applied.
+
+
+class EditorUserRow(Base):
+    __tablename__ = "editor_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class ApiTokenRow(Base):
+    """An API token of an editor; only the SHA-256 of the token is stored."""
+
+    __tablename__ = "editor_api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("editor_users.id", ondelete="CASCADE"))
+    label: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class LoginFailureRow(Base):
+    """One failed login, counted per account and per client address for throttling."""
+
+    __tablename__ = "editor_login_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account: Mapped[str] = mapped_column(String(100))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (
+        Index("ix_editor_login_failures_account_at", "account", "at"),
+        Index("ix_editor_login_failures_address_at", "address", "at"),
+    )
+
+
+class AuditRow(Base):
+    __tablename__ = "editor_audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(50))
+    target_kind: Mapped[str] = mapped_column(String(20))
+    target_id: Mapped[str] = mapped_column(String(2000))
+    details: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (Index("ix_editor_audit_log_at", "at"),
+                      Index("ix_editor_audit_log_target", "target_kind", "target_id"))
+
+
+class RecordReviewRow(Base):
+    """An editor's standing decision on a record: `state` is published, unpublished or hidden
+    (hidden is sticky: saving the record again never makes it public); `overrides` holds the
+    edited fields as YAML, applied whenever the record is saved again; `notes` are the
+    editors' notes (until the `secured` field carries them)."""
+
+    __tablename__ = "record_reviews"
+
+    record_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    state: Mapped[str] = mapped_column(String(20))
+    overrides: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_by: Mapped[str] = mapped_column(String(100))
+
+    __table_args__ = (Index("ix_record_reviews_state", "state"),)
+
+
+class RecordEditRow(Base):
+    """One edit of one field of a record, with the value before and after (YAML text)."""
+
+    __tablename__ = "record_edits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(16))
+    field: Mapped[str] = mapped_column(String(50))
+    original: Mapped[str] = mapped_column(Text)
+    new: Mapped[str] = mapped_column(Text)
+    by: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_record_edits_record_id", "record_id"),)
+
+
+class EditorSourceRow(Base):
+    """Editors' changes to a source, keyed by its feed URL: sources they added, paused,
+    re-timed or re-topiced, and "fetch now" requests.  Ingestion reads this table."""
+
+    __tablename__ = "editor_sources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000), unique=True)
+    name: Mapped[str | None] = mapped_column(String(500))
+    added: Mapped[bool] = mapped_column(Boolean, default=False)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    interval_minutes: Mapped[int | None] = mapped_column(Integer)
+    topics: Mapped[str | None] = mapped_column(Text)
+    fetch_requested_at: Mapped[datetime | None] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_by: Mapped[str] = mapped_column(String(100))
+
+
+class TopicRuleRow(Base):
+    """An editor's classification rule of a topic (YAML text of phrases and exclusions);
+    it replaces the rule of the same topic in feeds/*.yaml."""
+
+    __tablename__ = "editor_topic_rules"
+
+    topic: Mapped[str] = mapped_column(String(200), primary_key=True)
+    rule: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_by: Mapped[str] = mapped_column(String(100))
+
 
 __all__ = [
+    "ApiTokenRow",
+    "AuditRow",
     "Base",
+    "EditorSourceRow",
+    "EditorUserRow",
     "ImageRow",
+    "LoginFailureRow",
     "ProviderRow",
+    "RecordEditRow",
     "RecordExtraRow",
+    "RecordReviewRow",
     "RecordRow",
     "RecordTopicRow",
     "RelatedRow",
     "SiteChangeRow",
     "TopicRow",
+    "TopicRuleRow",
     "include_name",
 ]
 

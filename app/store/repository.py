@@ -15,7 +15,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from app.record import (
@@ -33,6 +44,7 @@ from app.store.models import (
     ImageRow,
     ProviderRow,
     RecordExtraRow,
+    RecordReviewRow,
     RecordRow,
     RecordTopicRow,
     RelatedRow,
@@ -83,6 +95,20 @@ class SaveResult:
     id: str
     outcome: Outcome
     content_hash: str = ""
+
+
+def _apply_review(record: Record, state: str, overrides: str | None) -> Record:
+    """A record with an editor's standing decision (state and edited fields) applied."""
+    changes: dict[str, Any] = {}
+    for key, value in (_extra_value(overrides)).items():
+        if key in ("title", "excerpt") and isinstance(value, str):
+            changes[key] = value
+        elif key == "topics" and isinstance(value, list):
+            changes[key] = tuple(str(t) for t in value)
+    published = {"published": True, "unpublished": False, "hidden": False}.get(state)
+    if published is not None:
+        changes["published"] = published
+    return record.replace(**changes) if changes else record
 
 
 class RecordRepository:
@@ -157,6 +183,7 @@ class RecordRepository:
         if len(set(ids)) != len(ids):   # the same record twice: later ones win, in order
             return [self.save_many([r], now=now)[0] for r in records]
         hashes = known if known is not None else self.existing_hashes(ids)
+        records = self._with_editor_decisions(records)
         results: list[SaveResult] = []
         new: list[dict[str, Any]] = []
         changed: list[dict[str, Any]] = []
@@ -228,6 +255,23 @@ class RecordRepository:
             provider_id=self.provider_id(record.provider.domain, record.provider.name),
             provider_name=record.provider.name, secured=record.secured, body=record.body,
             content_hash=digest, updated_at=now_db)
+
+    def with_editor_decisions(self, record: Record) -> Record:
+        """`record` as the editors left it: their edited fields win over the incoming ones,
+        and their decision sets `published` (a hidden record is never published again by a
+        save, whatever the fetch or an auto-publish rule says)."""
+        return self._with_editor_decisions([record])[0]
+
+    def _with_editor_decisions(self, records: Sequence[Record]) -> list[Record]:
+        reviews: dict[str, tuple[str, str | None]] = {}
+        ids = [r.id for r in records]
+        for i in range(0, len(ids), _BATCH):
+            for rid, state, overrides in self.session.execute(
+                    select(RecordReviewRow.record_id, RecordReviewRow.state,
+                           RecordReviewRow.overrides)
+                    .where(RecordReviewRow.record_id.in_(ids[i:i + _BATCH]))):
+                reviews[rid] = (state, overrides)
+        return [_apply_review(r, *reviews[r.id]) if r.id in reviews else r for r in records]
 
     def _delete_children(self, ids: list[str]) -> None:
         for table in (RecordTopicRow, ImageRow, RelatedRow, RecordExtraRow):
@@ -412,8 +456,13 @@ class RecordRepository:
 # "hidden" flag in a table of its own) is added here once and holds everywhere.
 
 def public_condition() -> ColumnElement[bool]:
-    """The condition a `records` row must meet to be shown to readers or put in a feed."""
-    return RecordRow.published.is_(True)
+    """The condition a `records` row must meet to be shown to readers or put in a feed:
+    published (by an editor or an auto-publish rule) and not hidden by an editor.  Hiding also
+    sets `published` false; the second half keeps a hidden record out even if something wrote
+    the flag behind the editors' back."""
+    return and_(RecordRow.published.is_(True),
+                ~exists().where(RecordReviewRow.record_id == RecordRow.id,
+                                RecordReviewRow.state == "hidden"))
 
 # --------------------------------------------------------------------------- enrichment (issue 5)
 
@@ -570,3 +619,19 @@ class EnrichmentRepository:
                 select(RelatedRow.record_id, RelatedRow.target_id)
                 .where(RelatedRow.record_id.in_(chunk), RelatedRow.target_id.is_not(None))).all())
         return out
+
+
+def is_hidden(session: Session, rid: str) -> bool:
+    return session.execute(select(RecordReviewRow.record_id).where(
+        RecordReviewRow.record_id == rid, RecordReviewRow.state == "hidden")).first() is not None
+
+
+def public_record_ids(session: Session, topic: str | None = None, limit: int = 1000) -> list[str]:
+    """Ids of what readers see, newest first; `topic` (a name or slug) narrows to a topic."""
+    query = select(RecordRow.id).where(public_condition())
+    if topic is not None:
+        query = query.join(RecordTopicRow, RecordTopicRow.record_id == RecordRow.id).join(
+            TopicRow, TopicRow.id == RecordTopicRow.topic_id).where(
+            (TopicRow.name == topic) | (TopicRow.slug == topic))
+    query = query.order_by(RecordRow.published_at.desc(), RecordRow.id).limit(limit)
+    return list(session.execute(query).scalars())

@@ -18,6 +18,9 @@ BLUEPRINTS: list[tuple[str, str]] = [
     ("app.web.syndication", "bp"),
     ("app.web.errors", "bp"),
     ("app.web.assets", "bp"),          # cached images and provider logos (enrichment)
+    ("app.web.editor", "bp"),
+    ("app.web.editor_feeds", "bp"),
+    ("app.web.api", "bp"),
 ]
 
 
@@ -37,6 +40,12 @@ def build_app(settings: Settings | None = None, db: Database | None = None,
     app.config.update(config)
     app.extensions["newsdesk.settings"] = settings
     app.extensions["newsdesk.db"] = db or Database(settings.database_url)
+    if settings.trusted_proxies > 0:
+        # behind N reverse proxies: the client's address and scheme come from their headers
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     for module, attr in BLUEPRINTS:
         app.register_blueprint(getattr(importlib.import_module(module), attr))
     _install_site(app, settings)

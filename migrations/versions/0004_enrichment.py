@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0004'
-down_revision = '0001'
+down_revision = '0003'  # re-chained at merge
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,155 @@
+"""The editors' JSON API under /editor/api/: the queue, one record, publish / unpublish / hide
+(one or many) and edits, for scripts and other tools.
+
+Authentication is `Authorization: Bearer <token>` only (tokens from `newsdesk token create`);
+the session cookie is ignored here, so a page on another site cannot ride an editor's browser
+session, and no CSRF token is needed.  Errors are JSON: {"error": message, "field": name}.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from app.auth import Editor, token_hash
+from app.editors import changes_from, clean_action, clean_ids, queue_filter
+from app.errors import EditError
+from app.record import Record, format_datetime
+from app.store.editorial import EditorialRepository
+from app.web import get_db
+from app.web.editor_base import now
+from app.web.editor_feeds import source_hosts
+
+bp = Blueprint("editor_api", __name__, url_prefix="/editor/api")
+
+
+def _error(message: str, status: int, field: str | None = None) -> tuple[Response, int]:
+    body: dict[str, Any] = {"error": message}
+    if field:
+        body["field"] = field
+    response = jsonify(body)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="newsdesk-editor"'
+    return response, status
+
+
+@bp.errorhandler(EditError)
+def edit_error(exc: EditError) -> tuple[Response, int]:
+    return _error(exc.message, exc.status, exc.field)
+
+
+@bp.errorhandler(HTTPException)
+def http_error(exc: HTTPException) -> tuple[Response, int]:
+    return _error(exc.description or exc.name, exc.code or 500)
+
+
+@bp.before_request
+def authenticate() -> tuple[Response, int] | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return _error("send an API token: Authorization: Bearer <token>", 401)
+    with get_db().session() as s:
+        editor = EditorialRepository(s).editor_for_token(token_hash(token.strip()), now())
+    if editor is None:
+        return _error("the API token is unknown, revoked, or its user is disabled", 401)
+    g.api_editor = editor
+    return None
+
+
+@bp.after_request
+def headers(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _editor() -> Editor:
+    editor: Editor = g.api_editor
+    return editor
+
+
+def _json() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise EditError("send a JSON object (Content-Type: application/json)", field="body")
+    return data
+
+
+def record_json(record: Record, state: str, version: str) -> dict[str, Any]:
+    return {
+        "id": record.id, "title": record.title, "excerpt": record.excerpt,
+        "webUrl": record.web_url, "publishedDateTime": format_datetime(record.published_at),
+        "provider": {"name": record.provider.name, "domain": record.provider.domain},
+        "topics": list(record.topics), "quality": record.quality, "heat": record.heat,
+        "image": record.images[0].url if record.images else None,
+        "published": record.published is True, "state": state, "version": version,
+    }
+
+
+@bp.route("/queue", methods=["GET"])
+def queue() -> Response:
+    """Same filters as the queue page: state, q, topic, provider, source, quality, sort,
+    page, per_page."""
+    f = queue_filter(request.args)
+    with get_db().session() as s:
+        items, total = EditorialRepository(s).queue(f, source_hosts=source_hosts(f.source))
+    return jsonify({"total": total, "page": f.page, "per_page": f.per_page,
+                    "records": [record_json(*item) for item in items]})
+
+
+@bp.route("/records/<rid>", methods=["GET"])
+def record(rid: str) -> Response:
+    with get_db().session() as s:
+        repo = EditorialRepository(s)
+        found = repo.require(clean_ids([rid]))[0]
+        review = repo.review(rid)
+        body = record_json(found, review.state if review else "queued", repo.version(found))
+        body["notes"] = review.notes if review else ""
+        body["originals"] = repo.originals(rid)
+    return jsonify(body)
+
+
+def _decide(action_text: str, ids_value: Any) -> Response:
+    action, ids = clean_action(action_text), clean_ids(ids_value)
+    with get_db().session() as s:
+        result = EditorialRepository(s).decide(ids, action, actor=_editor().name, now=now(),
+                                               via="api")
+    return jsonify({"action": action, "changed": list(result.changed),
+                    "unchanged": list(result.unchanged)})
+
+
+@bp.route("/records/<action>", methods=["POST"])
+def decide_many(action: str) -> Response:
+    """POST /editor/api/records/publish {"ids": [...]} (also unpublish, hide)."""
+    return _decide(action, _json().get("ids"))
+
+
+@bp.route("/records/<rid>/<action>", methods=["POST"])
+def decide_one(rid: str, action: str) -> Response:
+    return _decide(action, [rid])
+
+
+@bp.route("/records/<rid>", methods=["PATCH"])
+@bp.route("/records/<rid>/edit", methods=["POST"])
+def edit(rid: str) -> Response:
+    """Change title, excerpt, topics (a list) or notes; `version` (from GET) guards against
+    overwriting someone else's change."""
+    data = _json()
+    changes = changes_from(data)
+    version = data.get("version")
+    if version is not None and not isinstance(version, str):
+        raise EditError("expected the version string from GET", field="version")
+    rid = clean_ids([rid])[0]
+    with get_db().session() as s:
+        repo = EditorialRepository(s)
+        changed = repo.edit(rid, changes, version=version, actor=_editor().name, now=now(),
+                            via="api")
+        found = repo.require([rid])[0]
+        review = repo.review(rid)
+        body = record_json(found, review.state if review else "queued", repo.version(found))
+    body["changed"] = changed
+    return jsonify(body)
