@@ -19,12 +19,15 @@ from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from xml.sax.saxutils import escape
 
-FARM_TOPICS = [
-    ("Hospital deploys artificial intelligence to read chest X-rays", "AI in Healthcare"),
-    ("New machine learning model predicts sepsis in ICU patients", "AI in Healthcare"),
-    ("City council approves new bike lanes downtown", None),
-    ("Generative AI designs antibodies for drug discovery", "Drug Discovery"),
-    ("Quarterly earnings beat expectations for retailer", None),
+# farm titles, and the topics the shipped rules of feeds/topics.yaml give them
+FARM_TOPICS: list[tuple[str, tuple[str, ...]]] = [
+    ("Hospital deploys artificial intelligence to read chest X-rays",
+     ("AI", "AI in Healthcare", "Medical Imaging")),
+    ("New machine learning model predicts sepsis in ICU patients", ("AI", "AI in Healthcare")),
+    ("City council approves new bike lanes downtown", ()),
+    ("Generative AI designs antibodies for drug discovery",
+     ("AI", "AI in Healthcare", "Drug Discovery")),
+    ("Quarterly earnings beat expectations for retailer", ()),
 ]
 
 
@@ -115,6 +118,13 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     owner: FeedServer
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that hangs up (a timeout, a killed worker) is not the server's error."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 class FeedServer:
