@@ -13,6 +13,7 @@ import logging
 import os
 import random
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -47,6 +48,7 @@ from app.store.repository import IngestRepository, RecordRepository
 log = logging.getLogger(__name__)
 PROCESS_POOL_MIN_SOURCES = 16
 QUIET_BATCH = 64          # state-only updates (304s, errors) written together
+SWITCH_INTERVAL = 0.0005  # seconds; see run()
 LEASE_MARGIN = 300.0      # seconds a lease outlives the fetch deadline (twice over)
 Clock = Callable[[], datetime]
 
@@ -243,6 +245,19 @@ class Ingestor:
             counts = StoreCounts()
         self._count(outcome, state, counts, summary)
 
+    @staticmethod
+    def _outcome(future: Future[SourceOutcome], source: FeedSource,
+                 state: SourceState) -> SourceOutcome:
+        """The outcome of a job; a crash inside it (a bug, a dead parsing process) is that
+        source's failure, not the pass's."""
+        try:
+            return future.result()
+        except Exception as exc:
+            log.exception("processing %s failed", source.name)
+            failed = FetchResult("error", state.url, state.url,
+                                 error=f"processing failed: {exc!r}")
+            return SourceOutcome(source, state, failed)
+
     def _store_states(self, states: list[SourceState]) -> None:
         def write() -> None:
             with self.db.session() as session:
@@ -283,9 +298,13 @@ class Ingestor:
         processes = self.settings.parse_processes or (os.cpu_count() or 1)
         parsers = None
         if processes > 1 and len(todo) >= PROCESS_POOL_MIN_SOURCES:
-            parsers = ProcessPoolExecutor(processes, mp_context=get_context("forkserver"),
+            parsers = ProcessPoolExecutor(processes, mp_context=get_context("spawn"),
                                           initializer=init_process, initargs=(self.config,))
         quiet: list[tuple[SourceOutcome, SourceState]] = []   # outcomes with no entries
+        # the writer (this thread) waits on the database often; with the default 5 ms switch
+        # interval each wait costs it a slice behind the fetching threads
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_INTERVAL)
 
         def flush_quiet() -> None:
             if quiet:
@@ -297,6 +316,7 @@ class Ingestor:
         try:
             with ThreadPoolExecutor(workers, thread_name_prefix="fetch") as pool:
                 pending: set[Future[SourceOutcome]] = set()
+                jobs: dict[Future[SourceOutcome], tuple[FeedSource, SourceState]] = {}
                 queue = list(reversed(todo))
                 while queue or pending:
                     if self.stop.is_set():
@@ -307,15 +327,17 @@ class Ingestor:
                         held, busy = self._lease(batch)
                         summary.busy += busy
                         for source, state in held:
-                            pending.add(pool.submit(
+                            future = pool.submit(
                                 process_source, client, source, state, config=self.config,
                                 classifier=self.classifier, limits=self.limits,
-                                clock=self.clock, pool=parsers))
+                                clock=self.clock, pool=parsers)
+                            jobs[future] = (source, state)
+                            pending.add(future)
                     if not pending:
                         continue
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
                     for future in done:
-                        outcome = future.result()
+                        outcome = self._outcome(future, *jobs.pop(future))
                         if outcome.items:
                             self._store(outcome, summary)
                         else:
@@ -324,6 +346,7 @@ class Ingestor:
                         flush_quiet()
                 flush_quiet()
         finally:
+            sys.setswitchinterval(switch)
             client.close()
             if parsers is not None:
                 parsers.shutdown(wait=True, cancel_futures=True)

@@ -16,7 +16,7 @@ import html
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urljoin, urlsplit, urlunsplit
 
 from app.pipeline.classify import Classifier
 from app.pipeline.parse import ParsedEntry, ParsedFeed
@@ -37,6 +37,8 @@ _DROP_BLOCKS = re.compile(r"<(script|style|noscript|template)\b.*?</\1\s*>|<!--.
 _BREAKS = re.compile(r"<(?:br|/p|/div|/li|/h\d|/tr|p|li)\b[^>]*>", re.IGNORECASE)
 _TAGS = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")
+_SEARCH_HINT = re.compile(r"news\.google\.com|bing\.com|msn\.com|google\.com|redirect",
+                          re.IGNORECASE)
 _SEARCH_SUFFIX = re.compile(r"^(?P<title>.+?)\s+[-–—|]\s+(?P<publisher>[^-–—|]{2,80})$")
 
 
@@ -110,8 +112,11 @@ def search_target(url: str) -> str | None:
 
 def canonical_url(link: str, base: str | None = None) -> str:
     """A canonical absolute URL: resolved, search redirect followed, tracking removed."""
-    url = urljoin(base, link.strip()) if base else link.strip()
-    url = search_target(url) or url
+    url = link.strip()
+    if base and not url.startswith(("https://", "http://")):
+        url = urljoin(base, url)
+    if _SEARCH_HINT.search(url):
+        url = search_target(url) or url
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     netloc = (parts.hostname or "").lower()
@@ -119,11 +124,9 @@ def canonical_url(link: str, base: str | None = None) -> str:
                            or (scheme == "https" and parts.port == 443)):
         netloc += f":{parts.port}"
     query = parts.query
-    if query:
-        kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True)
-                if not _TRACKING.match(k)]
-        query = urlencode(kept, doseq=True, safe="/:,@$!*'()~") if len(kept) != len(
-            parse_qsl(query, keep_blank_values=True)) else query
+    if query:      # drop tracking parameters; the others keep their encoding and order
+        query = "&".join(p for p in query.split("&")
+                         if p and not _TRACKING.match(unquote(p.split("=", 1)[0])))
     return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
 
 
@@ -204,10 +207,10 @@ def _type(entry: ParsedEntry, source: FeedSource) -> str:
 
 
 def normalize_entry(entry: ParsedEntry, *, feed: ParsedFeed, source: FeedSource, feed_url: str,
-                    config: FeedConfig, classifier: Classifier, now: datetime) -> Normalized:
+                    config: FeedConfig, classifier: Classifier, now: datetime,
+                    base: str | None = None) -> Normalized:
     """One entry as a Record; ValueError (with the reason) when it cannot become one."""
-    base = feed.link if feed.link and feed.link.startswith("http") else feed_url
-    base = urljoin(feed_url, base)
+    base = base or feed_base(feed, feed_url)
     link = entry.link or (entry.guid if entry.guid and entry.guid.startswith("http") else None)
     if not link or not link.strip():
         raise ValueError("the entry has no link")
@@ -241,6 +244,12 @@ def normalize_entry(entry: ParsedEntry, *, feed: ParsedFeed, source: FeedSource,
     return Normalized.of(record, entry.guid.strip() if entry.guid else None)
 
 
+def feed_base(feed: ParsedFeed, feed_url: str) -> str:
+    """The URL that relative links of a feed resolve against."""
+    return urljoin(feed_url, feed.link if feed.link and feed.link.startswith("http")
+                   else feed_url)
+
+
 def normalize_feed(feed: ParsedFeed, *, source: FeedSource, feed_url: str, config: FeedConfig,
                    classifier: Classifier, now: datetime) -> tuple[list[Normalized], list[str]]:
     """Every entry that can become a record, and a warning for each that cannot.  GUIDs that
@@ -252,13 +261,14 @@ def normalize_feed(feed: ParsedFeed, *, source: FeedSource, feed_url: str, confi
     out: list[Normalized] = []
     warnings: list[str] = []
     shared = {g for g, n in counts.items() if n > 1}
+    base = feed_base(feed, feed_url)
     if shared:
         warnings.append(f"{len(shared)} GUID(s) shared by several entries; "
                         "those entries are told apart by their links")
     for i, entry in enumerate(feed.entries):
         try:
             item = normalize_entry(entry, feed=feed, source=source, feed_url=feed_url,
-                                   config=config, classifier=classifier, now=now)
+                                   config=config, classifier=classifier, now=now, base=base)
         except ValueError as exc:
             warnings.append(f"entry {i + 1} skipped: {exc}")
             continue
