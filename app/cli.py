@@ -76,6 +76,34 @@ def export_cmd(ctx: Context, target: Path, prune: bool) -> None:
     click.echo(export_dir(ctx.db(), target, prune=prune).summary())
 
 
+@main.command("fetch")
+@click.option("--all", "every", is_flag=True, help="Fetch every enabled source, due or not.")
+@click.option("--source", "names", multiple=True, metavar="NAME",
+              help="Fetch this source (even if disabled); may be repeated.")
+@pass_ctx
+def fetch_cmd(ctx: Context, every: bool, names: tuple[str, ...]) -> None:
+    """One pass over the due sources of feeds/, then a summary."""
+    from app.ingest import run_pass
+    from app.sources import load_feeds
+
+    config = load_feeds(ctx.settings.feeds)
+    summary = run_pass(ctx.db(), ctx.settings, config, names=names or None, every=every)
+    for failure in summary.failures:
+        click.echo(f"failed: {failure}", err=True)
+    click.echo(summary.line())
+
+
+@main.command("worker")
+@click.option("--tick", default=30.0, show_default=True,
+              help="Seconds between looks for due sources.")
+@pass_ctx
+def worker_cmd(ctx: Context, tick: float) -> None:
+    """Fetch due sources on a schedule until SIGINT or SIGTERM."""
+    from app.scheduler import Worker
+
+    Worker(ctx.db(), ctx.settings, tick=tick).run_until_stopped()
+
+
 @main.group("db")
 def db_group() -> None:
     """Database schema."""

@@ -76,6 +76,20 @@ SETTINGS: dict[str, Setting] = {
                                "number of reverse proxies in front of the site whose "
                                "X-Forwarded-For/-Proto headers are believed (for the client "
                                "address of sign-in limits and for Secure cookies over HTTPS)"),
+    # ingestion (feeds/ -> records)
+    "fetch_timeout": Setting("NEWSDESK_FETCH_TIMEOUT", "10",
+                             "seconds to wait for a connection or for the next bytes of a feed"),
+    "fetch_deadline": Setting("NEWSDESK_FETCH_DEADLINE", "60",
+                              "seconds one fetch of a feed may take in all, redirects included"),
+    "fetch_max_bytes": Setting("NEWSDESK_FETCH_MAX_BYTES", "10485760",
+                               "largest feed body accepted, counted after gzip decoding"),
+    "fetch_max_failures": Setting("NEWSDESK_FETCH_MAX_FAILURES", "10",
+                                  "failures in a row after which a source is disabled"),
+    "parse_processes": Setting("NEWSDESK_PARSE_PROCESSES", "0",
+                               "processes that parse feeds during a pass; 0 means one per CPU, "
+                               "1 parses in the fetching threads"),
+    "fetch_interval": Setting("NEWSDESK_FETCH_INTERVAL", "1800",
+                              "seconds between fetches of a source that sets no interval"),
 }
 
 
@@ -103,6 +117,12 @@ class Settings:
     image_max_pixels: int
     host_delay_ms: int
     trusted_proxies: int
+    fetch_timeout: int
+    fetch_deadline: int
+    fetch_max_bytes: int
+    fetch_max_failures: int
+    fetch_interval: int
+    parse_processes: int
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

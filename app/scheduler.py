@@ -1,18 +1,90 @@
-"""Placeholder for the scheduler (the ingestion branch replaces this file).
-
-Contract used by `newsdesk run`: `sched = start_background(settings, db)` starts an APScheduler
-BackgroundScheduler and returns it; `sched.shutdown(wait=False)` stops it.
+"""The worker: APScheduler runs a pass over the due sources every TICK seconds until SIGINT or
+SIGTERM.  Started by `newsdesk worker` (or `newsdesk run`), never inside create_app: web servers
+fork their workers, and a scheduler must run once.
 """
 
 from __future__ import annotations
 
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import FrameType
+
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from app.config import Settings
+from app.ingest import Ingestor, PassSummary
+from app.sources import load_feeds
 from app.store.db import Database
+
+log = logging.getLogger(__name__)
+TICK = 30.0
+
+
+class Worker:
+    """A scheduler whose one job runs a pass over the due sources.  `feeds/` is read again
+    before each pass, so an edit takes effect without a restart (a broken edit is logged and
+    the last good configuration kept)."""
+
+    def __init__(self, db: Database, settings: Settings, *, tick: float = TICK,
+                 on_pass: Callable[[PassSummary], None] | None = None) -> None:
+        self.db, self.settings, self.tick = db, settings, tick
+        self.on_pass = on_pass
+        self.stopping = threading.Event()
+        self.config = load_feeds(settings.feeds)
+        self.ingestor: Ingestor | None = None
+        self.scheduler = BackgroundScheduler(timezone=UTC)
+        self.scheduler.add_job(self.one_pass, "interval", seconds=tick, id="ingest",
+                               max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
+
+    def one_pass(self) -> None:
+        if self.stopping.is_set():
+            return
+        try:
+            self.config = load_feeds(self.settings.feeds)
+        except Exception as exc:  # noqa: BLE001 - keep running on the last good feeds/
+            log.error("feeds/ not reloaded, keeping the last good configuration: %s", exc)
+        self.ingestor = Ingestor(self.db, self.settings, self.config)
+        if self.stopping.is_set():
+            return
+        try:
+            summary = self.ingestor.run()
+        except Exception:
+            log.exception("the pass failed")
+            return
+        log.info(summary.line())
+        if self.on_pass:
+            self.on_pass(summary)
+
+    def request_stop(self, *_: object) -> None:
+        self.stopping.set()
+        if self.ingestor is not None:
+            self.ingestor.stop.set()
+
+    def run_until_stopped(self, *, install_signals: bool = True) -> None:
+        """Run until SIGINT/SIGTERM (or request_stop); sources being fetched are finished and
+        stored, the others wait for the next worker."""
+        if install_signals:
+            def handler(signum: int, _frame: FrameType | None) -> None:
+                log.info("signal %s: stopping after the sources in flight", signum)
+                self.request_stop()
+
+            signal.signal(signal.SIGINT, handler)
+            signal.signal(signal.SIGTERM, handler)
+        self.scheduler.start()
+        log.info("worker started: a pass every %gs over %d sources", self.tick,
+                 len(self.config.sources))
+        while not self.stopping.wait(0.5):
+            pass
+        self.scheduler.shutdown(wait=True)
+        log.info("worker stopped")
 
 
 def start_background(settings: Settings, db: Database) -> BackgroundScheduler:
-    scheduler = BackgroundScheduler(timezone="UTC")
-    scheduler.start()
-    return scheduler
+    """The scheduler of `newsdesk run`: the worker's jobs in a background thread beside the
+    site.  The caller stops it with `.shutdown(wait=False)`."""
+    worker = Worker(db, settings)
+    worker.scheduler.start()
+    return worker.scheduler

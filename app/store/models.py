@@ -414,3 +414,59 @@ class CachedImageRow(Base):
 Index("ix_records_published_at", RecordRow.published_at)
 
 __all__ += ["CachedImageRow", "EnrichmentStateRow", "ProviderLogoRow", "SecuredKeyRow"]
+
+# --------------------------------------------------------------------------- ingestion
+# The state of each source of feeds/ and the keys that tell a story seen again from a new one.
+
+
+class FeedSourceRow(Base):
+    """One source of feeds/: where it is fetched now, its validators, its health and its lease
+    (a worker holds a source while `lease_until` is in the future)."""
+
+    __tablename__ = "feed_sources"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    config_url: Mapped[str] = mapped_column(Text)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    last_status: Mapped[str | None] = mapped_column(String(50))
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    next_due_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_fetched_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_feed_sources_next_due_at", "next_due_at"),)
+
+
+class SourceEntryRow(Base):
+    """A GUID seen in a source, and the record it became."""
+
+    __tablename__ = "source_entries"
+
+    source_name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    guid_key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    record_id: Mapped[str] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"))
+
+    __table_args__ = (Index("ix_source_entries_record_id", "record_id"),)
+
+
+class TitleKeyRow(Base):
+    """A fingerprint of a record's provider and title, to find the same story under a new URL."""
+
+    __tablename__ = "record_title_keys"
+
+    record_id: Mapped[str] = mapped_column(
+        ForeignKey("records.id", ondelete="CASCADE"), primary_key=True)
+    title_key: Mapped[str] = mapped_column(String(40))
+    published_at: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_record_title_keys_title_key", "title_key"),)
+
+
+__all__ += ["FeedSourceRow", "SourceEntryRow", "TitleKeyRow"]

@@ -90,6 +90,13 @@ def _extra_value(text: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _table(model: Any) -> Table:
+    """The Core table of a mapped class (multi-row inserts skip the ORM's per-row work)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
 @dataclass(frozen=True)
 class SaveResult:
     id: str
@@ -328,6 +335,14 @@ class RecordRepository:
         extras.extend(dict(record_id=rid, scope="provider", key=k, position=i,
                            value=_dump_yaml(v))
                       for i, (k, v) in enumerate(record.provider.extra.items()))
+
+    def insert_new(self, records: Sequence[Record], *, now: datetime,
+                   digests: Sequence[str] | None = None) -> None:
+        """Insert records known to be new (ingestion's fast path): `save_many` without the
+        lookup of stored hashes.  Editors' standing decisions still apply."""
+        del digests  # save_many computes the hashes of the records as editors left them
+        if records:
+            self.save_many(records, now=now, known={})
 
     def delete(self, ids: Iterable[str]) -> int:
         ids = list(ids)
@@ -635,3 +650,157 @@ def public_record_ids(session: Session, topic: str | None = None, limit: int = 1
             (TopicRow.name == topic) | (TopicRow.slug == topic))
     query = query.order_by(RecordRow.published_at.desc(), RecordRow.id).limit(limit)
     return list(session.execute(query).scalars())
+
+
+# --------------------------------------------------------------------------- ingestion
+
+def guid_key(guid: str) -> str:
+    return hashlib.sha1(guid.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+class IngestRepository:
+    """Sources' state, and the keys that tell a story seen again: GUIDs per source and
+    provider-title fingerprints of records."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # ------------------------------------------------------------------ source state
+
+    def sync_sources(self, sources: Iterable[tuple[str, str]]) -> None:
+        """Make a row for each (name, url) of feeds/; a URL changed in feeds/ resets the row's
+        URL and validators (the old ones belong to another feed)."""
+        from app.store.models import FeedSourceRow
+
+        wanted = dict(sources)
+        rows = {r.name: r for r in self.session.execute(select(FeedSourceRow)).scalars()}
+        for name, url in wanted.items():
+            row = rows.get(name)
+            if row is None:
+                self.session.add(FeedSourceRow(name=name, url=url, config_url=url,
+                                               error_count=0, disabled=False))
+            elif row.config_url != url:
+                row.config_url = row.url = url
+                row.etag = row.last_modified = None
+                row.error_count, row.disabled, row.disabled_reason = 0, False, None
+                row.next_due_at = None
+        self.session.flush()
+
+    def states(self, names: Iterable[str] | None = None) -> list[Any]:
+        from app.pipeline.state import SourceState
+        from app.store.models import FeedSourceRow
+
+        query = select(FeedSourceRow).order_by(FeedSourceRow.name)
+        if names is not None:
+            query = query.where(FeedSourceRow.name.in_(list(names)))
+        return [SourceState(
+            name=r.name, url=r.url, config_url=r.config_url, etag=r.etag,
+            last_modified=r.last_modified, last_status=r.last_status,
+            error_count=r.error_count, last_error=r.last_error, disabled=r.disabled,
+            disabled_reason=r.disabled_reason, next_due_at=from_db_time(r.next_due_at),
+            last_fetched_at=from_db_time(r.last_fetched_at),
+            last_success_at=from_db_time(r.last_success_at), lease_owner=r.lease_owner,
+            lease_until=from_db_time(r.lease_until))
+            for r in self.session.execute(query).scalars()]
+
+    def take_leases(self, names: Sequence[str], owner: str, until: datetime, *,
+                    now: datetime, steal_from: Iterable[str] = ()) -> set[str]:
+        """Hold the named sources until `until`, except those another worker holds (a lease of
+        a worker in `steal_from`, known to be dead, is taken over).  Returns the names held."""
+        from sqlalchemy import or_
+
+        from app.store.models import FeedSourceRow as F
+
+        if not names:
+            return set()
+        free = or_(F.lease_owner.is_(None), F.lease_until.is_(None),
+                   F.lease_until < to_db_time(now), F.lease_owner == owner)
+        stale = list(steal_from)
+        if stale:
+            free = or_(free, F.lease_owner.in_(stale))
+        self.session.execute(update(F).where(F.name.in_(list(names)), free).values(
+            lease_owner=owner, lease_until=to_db_time(until)))
+        return set(self.session.execute(select(F.name).where(
+            F.name.in_(list(names)), F.lease_owner == owner)).scalars())
+
+    def save_states(self, states: Sequence[Any], *, release_owner: str | None = None) -> None:
+        """Write sources' state (and drop this worker's lease on them) in one statement."""
+        from sqlalchemy import bindparam
+
+        from app.store.models import FeedSourceRow as F
+
+        if not states:
+            return
+        fields = ("url", "etag", "last_modified", "last_status", "error_count", "last_error",
+                  "disabled", "disabled_reason", "next_due_at", "last_fetched_at",
+                  "last_success_at")
+        times = ("next_due_at", "last_fetched_at", "last_success_at")
+        rows = []
+        for state in states:
+            row = {f"v_{f}": (to_db_time(getattr(state, f)) if f in times
+                              else getattr(state, f)) for f in fields}
+            row["k_name"] = state.name
+            rows.append(row)
+        values: dict[str, Any] = {f: bindparam(f"v_{f}") for f in fields}
+        if release_owner:
+            values.update(lease_owner=None, lease_until=None)
+        statement = update(_table(F)).where(_table(F).c.name == bindparam("k_name")).values(
+            **values)
+        self.session.connection().execute(statement, rows)
+
+    def save_state(self, state: Any, *, release_owner: str | None = None) -> None:
+        self.save_states([state], release_owner=release_owner)
+
+    def release(self, names: Iterable[str], owner: str) -> None:
+        from app.store.models import FeedSourceRow as F
+
+        self.session.execute(update(F).where(F.name.in_(list(names)), F.lease_owner == owner)
+                             .values(lease_owner=None, lease_until=None))
+
+    # ------------------------------------------------------------------ story keys
+
+    def records_by_guid(self, source: str, guids: Sequence[str]) -> dict[str, str]:
+        """GUID -> record id, for the GUIDs of `source` already seen."""
+        from app.store.models import SourceEntryRow as E
+
+        keys = {guid_key(g): g for g in guids}
+        out: dict[str, str] = {}
+        items = list(keys)
+        for i in range(0, len(items), _BATCH):
+            for key, rid in self.session.execute(
+                    select(E.guid_key, E.record_id).where(
+                        E.source_name == source, E.guid_key.in_(items[i:i + _BATCH]))):
+                out[keys[key]] = rid
+        return out
+
+    def records_by_title(self, keys: Sequence[str]) -> dict[str, list[tuple[str, datetime]]]:
+        """title key -> [(record id, published at)]."""
+        from app.store.models import TitleKeyRow as T
+
+        out: dict[str, list[tuple[str, datetime]]] = defaultdict(list)
+        items = list(set(keys))
+        for i in range(0, len(items), _BATCH):
+            for key, rid, when in self.session.execute(
+                    select(T.title_key, T.record_id, T.published_at).where(
+                        T.title_key.in_(items[i:i + _BATCH]))):
+                out[key].append((rid, from_db_time(when) or datetime.now(UTC)))
+        return out
+
+    def remember(self, source: str, guids: dict[str, str], titles: dict[str, tuple[str, datetime]]
+                 ) -> None:
+        """Keep GUID -> record id (for `source`) and record id -> (title key, date)."""
+        from app.store.models import SourceEntryRow as E
+        from app.store.models import TitleKeyRow as T
+
+        connection = self.session.connection()
+        if guids:
+            connection.execute(_table(E).insert(), [
+                dict(source_name=source, guid_key=guid_key(g), record_id=rid)
+                for g, rid in guids.items()])
+        if titles:
+            ids = list(titles)
+            for i in range(0, len(ids), _BATCH):
+                self.session.execute(delete(T).where(T.record_id.in_(ids[i:i + _BATCH])))
+            connection.execute(_table(T).insert(), [
+                dict(record_id=rid, title_key=key, published_at=to_db_time(when))
+                for rid, (key, when) in titles.items()])

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0003'
-down_revision = '0001'
+down_revision = '0002'  # re-chained at merge
 branch_labels = None
 depends_on = None
 

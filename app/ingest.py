@@ -1,0 +1,359 @@
+"""One pass over the sources of feeds/: sources -> fetch -> parse -> normalize -> classify ->
+store.  `newsdesk fetch`, the worker's scheduler and the tests all call `run_pass`.
+
+Threads fetch and run the pure stages; every database statement runs in the calling thread.  A
+source is leased in the database just before it is fetched, so two workers on one database never
+fetch the same source at the same time; its entries and its new state (ETag, Last-Modified, next
+due time) are committed in one transaction, so a crash means a refetch, never a loss.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from multiprocessing import get_context
+
+import httpx
+from sqlalchemy.exc import OperationalError
+
+from app.config import Settings
+from app.errors import ConfigError
+from app.pipeline.classify import Classifier
+from app.pipeline.fetch import FetchLimits, FetchResult, fetch_feed, make_client
+from app.pipeline.normalize import Normalized
+from app.pipeline.state import SourceState, after_fetch
+from app.pipeline.store import StoreCounts, store_entries
+from app.pipeline.work import init_process, parse_body, parse_in_process
+from app.sources import FeedConfig, FeedSource
+from app.store.db import Database
+from app.store.repository import IngestRepository, RecordRepository
+
+log = logging.getLogger(__name__)
+PROCESS_POOL_MIN_SOURCES = 16
+QUIET_BATCH = 64          # state-only updates (304s, errors) written together
+SWITCH_INTERVAL = 0.0005  # seconds; see run()
+LEASE_MARGIN = 300.0      # seconds a lease outlives the fetch deadline (twice over)
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class PassSummary:
+    fetched: int = 0
+    not_modified: int = 0
+    failed: int = 0
+    new: int = 0
+    updated: int = 0
+    busy: int = 0                 # held by another worker
+    failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        text = (f"sources: {self.fetched} fetched, {self.not_modified} not modified, "
+                f"{self.failed} failed; records: {self.new} new, {self.updated} updated")
+        if self.busy:
+            text += f" ({self.busy} sources skipped: another worker holds them)"
+        return text
+
+
+@dataclass(frozen=True)
+class SourceOutcome:
+    source: FeedSource
+    state: SourceState
+    fetch: FetchResult
+    items: tuple[Normalized, ...] = ()
+    parse_error: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+# --------------------------------------------------------------------------- the worker side
+
+def process_source(client: httpx.Client, source: FeedSource, state: SourceState, *,
+                   config: FeedConfig, classifier: Classifier, limits: FetchLimits,
+                   clock: Clock, pool: Executor | None = None) -> SourceOutcome:
+    """fetch -> parse -> normalize -> classify for one source (no database).  With `pool`, the
+    CPU-bound stages run in another process while this thread waits."""
+    result = fetch_feed(client, state.url, etag=state.etag, last_modified=state.last_modified,
+                        limits=limits, now=clock())
+    if result.kind != "ok":
+        return SourceOutcome(source, state, result)
+    if pool is not None:
+        parsed = pool.submit(parse_in_process, source, result.body, result.final_url,
+                             result.content_type, clock()).result()
+    else:
+        parsed = parse_body(source, result.body, result.final_url, result.content_type,
+                            clock(), config=config, classifier=classifier)
+    return SourceOutcome(source, state, result, parsed.items, parsed.error, parsed.warnings)
+
+
+# --------------------------------------------------------------------------- leases
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _dead_owner(owner: str | None) -> bool:
+    """True when `owner` is a worker on this host whose process is gone."""
+    if not owner:
+        return False
+    host, _, rest = owner.partition(":")
+    pid_text = rest.split(":", 1)[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _retrying(action: Callable[[], None], attempts: int = 6) -> None:
+    """Run a transaction again when SQLite says another writer holds the database."""
+    for attempt in range(attempts):
+        try:
+            action()
+            return
+        except OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc).lower():
+                raise
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * 2 ** attempt * random.uniform(0.5, 1.5))
+
+
+# --------------------------------------------------------------------------- the pass
+
+class Ingestor:
+    """Runs passes for one configuration on one database."""
+
+    def __init__(self, db: Database, settings: Settings, config: FeedConfig, *,
+                 clock: Clock = utcnow, rng: random.Random | None = None) -> None:
+        self.db, self.settings, self.config = db, settings, config
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.classifier = Classifier(config.topics)
+        self.limits = FetchLimits(timeout=float(settings.fetch_timeout),
+                                  deadline=float(settings.fetch_deadline),
+                                  max_bytes=settings.fetch_max_bytes,
+                                  user_agent=settings.user_agent)
+        self.owner = worker_id()
+        self.stop = threading.Event()
+
+    def interval(self, source: FeedSource) -> float:
+        return float(source.interval or self.settings.fetch_interval)
+
+    def select(self, *, names: Iterable[str] | None = None, every: bool = False
+               ) -> list[tuple[FeedSource, SourceState]]:
+        """The sources to fetch now: the due ones, every enabled one, or those named."""
+        wanted = list(names or ())
+        unknown = [n for n in wanted if self.config.source(n) is None]
+        if unknown:
+            raise ConfigError(f"no source named {', '.join(map(repr, unknown))} in feeds/",
+                              path=str(self.settings.feeds))
+        with self.db.session() as session:
+            repo = IngestRepository(session)
+            repo.sync_sources((s.name, s.url) for s in self.config.sources)
+            states = {s.name: s for s in repo.states()}
+        now = self.clock()
+        chosen = []
+        for source in self.config.sources:
+            state = states[source.name]
+            if wanted:
+                if source.name in wanted:
+                    chosen.append((source, state))
+            elif source.enabled and not state.disabled and (every or state.is_due(now)):
+                chosen.append((source, state))
+        return chosen
+
+    def _lease(self, batch: list[FeedSource]) -> tuple[list[tuple[FeedSource, SourceState]],
+                                                         int]:
+        """Lease a batch of sources in one transaction: (the sources held with their current
+        state, how many another worker holds)."""
+        now = self.clock()
+        until = now + timedelta(seconds=self.limits.deadline * 2 + LEASE_MARGIN)
+        held: list[tuple[FeedSource, SourceState]] = []
+
+        def take() -> None:
+            held.clear()
+            with self.db.session() as session:
+                repo = IngestRepository(session)
+                names = [s.name for s in batch]
+                current = {st.name: st for st in repo.states(names)}
+                dead = {st.lease_owner for st in current.values()
+                        if st.lease_owner and _dead_owner(st.lease_owner)}
+                taken = repo.take_leases(names, self.owner, until, now=now,
+                                         steal_from=[d for d in dead if d])
+                held.extend((s, current[s.name]) for s in batch if s.name in taken)
+
+        _retrying(take)
+        return held, len(batch) - len(held)
+
+    def _next_state(self, outcome: SourceOutcome, *, now: datetime,
+                    error: str | None = None) -> SourceState:
+        return after_fetch(outcome.state, outcome.fetch, now=now,
+                           interval=self.interval(outcome.source),
+                           max_failures=self.settings.fetch_max_failures, rng=self.rng,
+                           parse_error=error or outcome.parse_error)
+
+    def _store(self, outcome: SourceOutcome, summary: PassSummary) -> None:
+        """A source's entries and its new state in one transaction."""
+        source = outcome.source
+        now = self.clock()
+        state = self._next_state(outcome, now=now)
+        counts = StoreCounts()
+
+        def write() -> None:
+            nonlocal counts
+            with self.db.session() as session:
+                keys = IngestRepository(session)
+                counts = store_entries(RecordRepository(session), keys, source.name,
+                                       list(outcome.items), now=now)
+                keys.save_state(state, release_owner=self.owner)
+
+        try:
+            _retrying(write)
+        except Exception as exc:
+            log.exception("could not store %s", source.name)
+            state = self._next_state(outcome, now=now,
+                                     error=f"could not store the entries: {exc}")
+            self._store_states([state])
+            counts = StoreCounts()
+        self._count(outcome, state, counts, summary)
+
+    @staticmethod
+    def _outcome(future: Future[SourceOutcome], source: FeedSource,
+                 state: SourceState) -> SourceOutcome:
+        """The outcome of a job; a crash inside it (a bug, a dead parsing process) is that
+        source's failure, not the pass's."""
+        try:
+            return future.result()
+        except Exception as exc:
+            log.exception("processing %s failed", source.name)
+            failed = FetchResult("error", state.url, state.url,
+                                 error=f"processing failed: {exc!r}")
+            return SourceOutcome(source, state, failed)
+
+    def _store_states(self, states: list[SourceState]) -> None:
+        def write() -> None:
+            with self.db.session() as session:
+                IngestRepository(session).save_states(states, release_owner=self.owner)
+
+        _retrying(write)
+
+    def _count(self, outcome: SourceOutcome, state: SourceState, counts: StoreCounts,
+               summary: PassSummary) -> None:
+        name, result = outcome.source.name, outcome.fetch
+        for warning in outcome.warnings:
+            summary.warnings.append(f"{name}: {warning}")
+            log.warning("%s: %s", name, warning)
+        if state.error_count > outcome.state.error_count or result.kind in ("gone",
+                                                                              "retry_later"):
+            summary.failed += 1
+            reason = state.last_error or result.error or "failed"
+            if state.disabled:
+                reason += " (source disabled)"
+            summary.failures.append(f"{name}: {reason}")
+            log.warning("%s failed: %s", name, reason)
+        elif result.kind == "not_modified":
+            summary.not_modified += 1
+        else:
+            summary.fetched += 1
+        summary.new += counts.new
+        summary.updated += counts.updated
+        if result.moved_to:
+            log.info("%s moved permanently to %s", name, result.moved_to)
+
+    def run(self, *, names: Iterable[str] | None = None, every: bool = False) -> PassSummary:
+        """One pass; returns what it did."""
+        summary = PassSummary()
+        todo = [source for source, _ in self.select(names=names, every=every)]
+        workers = max(1, self.settings.fetch_workers)
+        client = make_client(self.limits, allow_private=self.settings.allow_private_networks,
+                             workers=workers)
+        processes = self.settings.parse_processes or (os.cpu_count() or 1)
+        parsers = None
+        if processes > 1 and len(todo) >= PROCESS_POOL_MIN_SOURCES:
+            parsers = ProcessPoolExecutor(processes, mp_context=get_context("spawn"),
+                                          initializer=init_process, initargs=(self.config,))
+        quiet: list[tuple[SourceOutcome, SourceState]] = []   # outcomes with no entries
+        # the writer (this thread) waits on the database often; with the default 5 ms switch
+        # interval each wait costs it a slice behind the fetching threads
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_INTERVAL)
+
+        def flush_quiet() -> None:
+            if quiet:
+                self._store_states([state for _, state in quiet])
+                for outcome, state in quiet:
+                    self._count(outcome, state, StoreCounts(), summary)
+                quiet.clear()
+
+        try:
+            with ThreadPoolExecutor(workers, thread_name_prefix="fetch") as pool:
+                pending: set[Future[SourceOutcome]] = set()
+                jobs: dict[Future[SourceOutcome], tuple[FeedSource, SourceState]] = {}
+                queue = list(reversed(todo))
+                while queue or pending:
+                    if self.stop.is_set():
+                        queue.clear()
+                    room = workers * 3 - len(pending)
+                    if queue and room >= workers:
+                        batch = [queue.pop() for _ in range(min(room, len(queue)))]
+                        held, busy = self._lease(batch)
+                        summary.busy += busy
+                        for source, state in held:
+                            future = pool.submit(
+                                process_source, client, source, state, config=self.config,
+                                classifier=self.classifier, limits=self.limits,
+                                clock=self.clock, pool=parsers)
+                            jobs[future] = (source, state)
+                            pending.add(future)
+                    if not pending:
+                        continue
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        outcome = self._outcome(future, *jobs.pop(future))
+                        if outcome.items:
+                            self._store(outcome, summary)
+                        else:
+                            quiet.append((outcome, self._next_state(outcome, now=self.clock())))
+                    if len(quiet) >= QUIET_BATCH or not pending:
+                        flush_quiet()
+                flush_quiet()
+        finally:
+            sys.setswitchinterval(switch)
+            client.close()
+            if parsers is not None:
+                parsers.shutdown(wait=True, cancel_futures=True)
+        return summary
+
+
+def run_pass(db: Database, settings: Settings, config: FeedConfig, *,
+             names: Iterable[str] | None = None, every: bool = False,
+             clock: Clock = utcnow) -> PassSummary:
+    return Ingestor(db, settings, config, clock=clock).run(names=names, every=every)

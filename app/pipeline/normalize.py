@@ -1,0 +1,278 @@
+"""normalize: a parsed entry into a Record of the record format (pure; the clock is passed in).
+
+- `originalUrl` is the link as the feed gave it; `webUrl` is canonical: resolved against the feed,
+  a news-search redirect link replaced by the publisher's URL, tracking parameters removed, the
+  fragment dropped, scheme and host lower-cased.
+- title and excerpt are plain text: tags and entities removed, whitespace folded; a search
+  result's trailing ` - Publisher` moves to the provider.
+- `publishedDateTime` is UTC; a missing, impossible or future date becomes `now`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import parse_qsl, unquote, urljoin, urlsplit, urlunsplit
+
+from app.pipeline.classify import Classifier
+from app.pipeline.parse import ParsedEntry, ParsedFeed
+from app.record import Image, Provider, Record
+from app.sources import DEFAULT_PRIOR, FeedConfig, FeedSource
+from app.store.repository import content_hash
+
+EXCERPT_LENGTH = 600
+FUTURE_SKEW = timedelta(minutes=15)
+OLDEST = datetime(1990, 1, 1).replace(tzinfo=None)
+
+_TRACKING = re.compile(
+    r"^(?:utm_\w+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|_ga|_gl|igshid|yclid"
+    r"|_hsenc|_hsmi|mkt_tok|oly_enc_id|oly_anon_id|vero_id|wickedid|__s|ncid|sr_share)$",
+    re.IGNORECASE)
+_DROP_BLOCKS = re.compile(r"<(script|style|noscript|template)\b.*?</\1\s*>|<!--.*?-->",
+                          re.IGNORECASE | re.DOTALL)
+_BREAKS = re.compile(r"<(?:br|/p|/div|/li|/h\d|/tr|p|li)\b[^>]*>", re.IGNORECASE)
+_TAGS = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+_SEARCH_HINT = re.compile(r"news\.google\.com|bing\.com|msn\.com|google\.com|redirect",
+                          re.IGNORECASE)
+_SEARCH_SUFFIX = re.compile(r"^(?P<title>.+?)\s+[-–—|]\s+(?P<publisher>[^-–—|]{2,80})$")
+
+
+def clean_text(value: str) -> str:
+    """Plain text from a feed's HTML or text: tags and entities removed, whitespace folded."""
+    if not value:
+        return ""
+    text = value
+    if "<" in text:
+        text = _DROP_BLOCKS.sub(" ", text)
+        text = _BREAKS.sub(" ", text)
+        text = _TAGS.sub("", text)
+    if "&" in text:
+        text = html.unescape(text)
+        if "<" in text and re.search(r"<[a-zA-Z/!]", text):   # entity-escaped markup
+            text = _TAGS.sub("", _BREAKS.sub(" ", _DROP_BLOCKS.sub(" ", text)))
+    return _SPACE.sub(" ", text.replace("\u00a0", " ")).strip()
+
+
+def shorten(text: str, limit: int = EXCERPT_LENGTH) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0].rstrip(" ,.;:-")
+    return cut + "…"
+
+
+# --------------------------------------------------------------------------- URLs
+
+def _google_news_target(url: str) -> str | None:
+    """The publisher URL inside a Google News article link, when the link carries it."""
+    parts = urlsplit(url)
+    m = re.match(r"^/(?:rss/)?articles/([A-Za-z0-9_-]+)", parts.path)
+    if not m:
+        return None
+    token = m.group(1)
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except ValueError:
+        return None
+    # the URL is a length-prefixed protobuf string (field 4); else read up to a control byte
+    framed = re.search(rb"\x22([\x00-\x7f])(https?://)", raw)
+    if framed:
+        start = framed.start(2)
+        target = raw[start:start + framed.group(1)[0]]
+    else:
+        found = re.search(rb"https?://[\x21-\x7e]+", raw)
+        if not found:
+            return None
+        target = found.group(0)
+    text = target.decode("ascii", "ignore")
+    return text if re.fullmatch(r"https?://[\x21-\x7e]+", text) else None
+
+
+def search_target(url: str) -> str | None:
+    """The publisher's URL behind a news-search redirect link (Google News, Bing News and
+    generic `?url=` redirectors), read from the link itself: nothing is fetched."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if host == "news.google.com":
+        target = _google_news_target(url)
+        if target:
+            return target
+    params = dict(parse_qsl(parts.query, keep_blank_values=True))
+    if host.endswith(("bing.com", "google.com", "msn.com")) or "redirect" in parts.path.lower():
+        for key in ("url", "u", "q", "target"):
+            value = params.get(key, "")
+            if value.startswith(("http://", "https://")):
+                return unquote(value) if "%3a" in value.lower()[:12] else value
+    return None
+
+
+def canonical_url(link: str, base: str | None = None) -> str:
+    """A canonical absolute URL: resolved, search redirect followed, tracking removed."""
+    url = link.strip()
+    if base and not url.startswith(("https://", "http://")):
+        url = urljoin(base, url)
+    if _SEARCH_HINT.search(url):
+        url = search_target(url) or url
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    netloc = (parts.hostname or "").lower()
+    if parts.port and not ((scheme == "http" and parts.port == 80)
+                           or (scheme == "https" and parts.port == 443)):
+        netloc += f":{parts.port}"
+    query = parts.query
+    if query:      # drop tracking parameters; the others keep their encoding and order
+        query = "&".join(p for p in query.split("&")
+                         if p and not _TRACKING.match(unquote(p.split("=", 1)[0])))
+    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
+
+
+def domain_of(url: str) -> str:
+    host = (urlsplit(url).hostname or "").lower()
+    return host.removeprefix("www.")
+
+
+# --------------------------------------------------------------------------- records
+
+@dataclass(frozen=True)
+class Normalized:
+    """A record and what the store needs to know it again, computed here (in parallel) rather
+    than in the single writer."""
+
+    record: Record
+    guid: str | None
+    id: str = ""
+    digest: str = ""
+    title_key: str = ""
+
+    @classmethod
+    def of(cls, record: Record, guid: str | None) -> Normalized:
+        return cls(record, guid, record.id, content_hash(record),
+                   title_key(record.provider.domain, record.title))
+
+
+_NOT_WORD = re.compile(r"[^\w\s]+")
+
+
+def title_key(domain: str, title: str) -> str:
+    """The fingerprint of a story's provider and title (case, punctuation and spacing aside)."""
+    words = " ".join(_NOT_WORD.sub("", title.casefold()).replace("_", "").split())
+    return hashlib.sha1(f"{domain.casefold()}\n{words}".encode(), usedforsecurity=False
+                        ).hexdigest()
+
+
+def _published(entry: ParsedEntry, now: datetime) -> datetime:
+    when = entry.published or entry.updated
+    if when is None or when > now + FUTURE_SKEW or when.replace(tzinfo=None) < OLDEST:
+        return now
+    return when
+
+
+def _provider(entry: ParsedEntry, feed: ParsedFeed, source: FeedSource, config: FeedConfig,
+              web_url: str, title: str) -> tuple[Provider, int, str]:
+    """(provider, quality prior, title without a trailing publisher)."""
+    publisher = None
+    if source.kind == "search":
+        publisher = entry.source_title and clean_text(entry.source_title)
+        m = _SEARCH_SUFFIX.match(title)
+        if m and (not publisher or m.group("publisher").strip().lower() == publisher.lower()):
+            publisher = publisher or m.group("publisher").strip()
+            title = m.group("title").strip()
+    domain = domain_of(web_url)
+    info = config.provider_for(domain)
+    if info is None and source.kind == "publisher" and source.provider:
+        info = (config.provider_for(source.provider) if "." in source.provider
+                else config.provider_named(source.provider))
+        if info is None and "." not in source.provider:
+            return Provider(name=source.provider, domain=domain), DEFAULT_PRIOR, title
+    if info is None and publisher:
+        info = config.provider_named(publisher)
+        if info is None:
+            return Provider(name=publisher, domain=domain), DEFAULT_PRIOR, title
+    if info is not None:
+        return Provider(name=info.name, domain=info.domain), info.quality, title
+    name = clean_text(feed.title) if source.kind == "publisher" and feed.title else ""
+    return Provider(name=name or domain, domain=domain), DEFAULT_PRIOR, title
+
+
+def _type(entry: ParsedEntry, source: FeedSource) -> str:
+    if any(t.startswith("video/") for t in entry.media_types):
+        return "video"
+    if any(t.startswith("audio/") for t in entry.media_types):
+        return "podcast"
+    return source.type
+
+
+def normalize_entry(entry: ParsedEntry, *, feed: ParsedFeed, source: FeedSource, feed_url: str,
+                    config: FeedConfig, classifier: Classifier, now: datetime,
+                    base: str | None = None) -> Normalized:
+    """One entry as a Record; ValueError (with the reason) when it cannot become one."""
+    base = base or feed_base(feed, feed_url)
+    link = entry.link or (entry.guid if entry.guid and entry.guid.startswith("http") else None)
+    if not link or not link.strip():
+        raise ValueError("the entry has no link")
+    web_url = canonical_url(link, base)
+    if urlsplit(web_url).scheme not in ("http", "https") or not urlsplit(web_url).hostname:
+        raise ValueError(f"the entry's link is not an http(s) URL: {link!r}")
+    title = clean_text(entry.title)
+    text = clean_text(entry.content) if entry.content else ""
+    excerpt = shorten(clean_text(entry.summary) or text)
+    provider, prior, title = _provider(entry, feed, source, config, web_url, title)
+    if source.kind == "search" and title and excerpt.lower().startswith(title.lower()):
+        # a search result's description is often its own headline and publisher again
+        rest = excerpt[len(title):].strip(" -–—|")
+        excerpt = "" if not rest or rest.lower() == provider.name.lower() else excerpt
+    if not title:
+        title = shorten(excerpt or text, 120)
+    if not title:
+        raise ValueError("the entry has no title and no text")
+    images = []
+    for img in entry.images:
+        url = urljoin(base, img.url)
+        if urlsplit(url).scheme in ("http", "https"):
+            images.append(Image(url=url, width=img.width, height=img.height, title=img.title))
+    topics = classifier.classify(title=title, excerpt=excerpt, text=text,
+                                 defaults=source.topics)
+    published = any(rule.matches(source, topics, prior) for rule in config.auto_publish)
+    record = Record(
+        category="news", title=title, excerpt=excerpt, published_at=_published(entry, now),
+        original_url=link.strip(), web_url=web_url, type=_type(entry, source), quality=prior,
+        published=published, provider=provider, topics=topics, images=tuple(images))
+    return Normalized.of(record, entry.guid.strip() if entry.guid else None)
+
+
+def feed_base(feed: ParsedFeed, feed_url: str) -> str:
+    """The URL that relative links of a feed resolve against."""
+    return urljoin(feed_url, feed.link if feed.link and feed.link.startswith("http")
+                   else feed_url)
+
+
+def normalize_feed(feed: ParsedFeed, *, source: FeedSource, feed_url: str, config: FeedConfig,
+                   classifier: Classifier, now: datetime) -> tuple[list[Normalized], list[str]]:
+    """Every entry that can become a record, and a warning for each that cannot.  GUIDs that
+    repeat inside one document are not trusted (they are dropped for identity)."""
+    counts: dict[str, int] = {}
+    for entry in feed.entries:
+        if entry.guid:
+            counts[entry.guid.strip()] = counts.get(entry.guid.strip(), 0) + 1
+    out: list[Normalized] = []
+    warnings: list[str] = []
+    shared = {g for g, n in counts.items() if n > 1}
+    base = feed_base(feed, feed_url)
+    if shared:
+        warnings.append(f"{len(shared)} GUID(s) shared by several entries; "
+                        "those entries are told apart by their links")
+    for i, entry in enumerate(feed.entries):
+        try:
+            item = normalize_entry(entry, feed=feed, source=source, feed_url=feed_url,
+                                   config=config, classifier=classifier, now=now, base=base)
+        except ValueError as exc:
+            warnings.append(f"entry {i + 1} skipped: {exc}")
+            continue
+        if item.guid in shared:
+            item = Normalized(item.record, None, item.id, item.digest, item.title_key)
+        out.append(item)
+    return out, warnings
