@@ -13,7 +13,6 @@ import logging
 import os
 import random
 import socket
-import sys
 import threading
 import time
 import uuid
@@ -48,7 +47,6 @@ from app.store.repository import IngestRepository, RecordRepository
 log = logging.getLogger(__name__)
 PROCESS_POOL_MIN_SOURCES = 16
 QUIET_BATCH = 64          # state-only updates (304s, errors) written together
-SWITCH_INTERVAL = 0.0005  # seconds; see run()
 LEASE_MARGIN = 300.0      # seconds a lease outlives the fetch deadline (twice over)
 Clock = Callable[[], datetime]
 
@@ -163,6 +161,7 @@ class Ingestor:
                                   user_agent=settings.user_agent)
         self.owner = worker_id()
         self.stop = threading.Event()
+        self._ids: tuple[dict[str, int], dict[str, int]] = ({}, {})   # provider, topic ids
 
     def interval(self, source: FeedSource) -> float:
         return float(source.interval or self.settings.fetch_interval)
@@ -231,14 +230,18 @@ class Ingestor:
             nonlocal counts
             with self.db.session() as session:
                 keys = IngestRepository(session)
-                counts = store_entries(RecordRepository(session), keys, source.name,
-                                       list(outcome.items), now=now)
+                records = RecordRepository(session)
+                records.seed_ids(*self._ids)
+                counts = store_entries(records, keys, source.name, list(outcome.items),
+                                       now=now)
                 keys.save_state(state, release_owner=self.owner)
+            self._ids = records.known_ids()      # only after the commit: ids that exist
 
         try:
             _retrying(write)
         except Exception as exc:
             log.exception("could not store %s", source.name)
+            self._ids = ({}, {})         # a cached id may be what failed
             state = self._next_state(outcome, now=now,
                                      error=f"could not store the entries: {exc}")
             self._store_states([state])
@@ -301,10 +304,6 @@ class Ingestor:
             parsers = ProcessPoolExecutor(processes, mp_context=get_context("spawn"),
                                           initializer=init_process, initargs=(self.config,))
         quiet: list[tuple[SourceOutcome, SourceState]] = []   # outcomes with no entries
-        # the writer (this thread) waits on the database often; with the default 5 ms switch
-        # interval each wait costs it a slice behind the fetching threads
-        switch = sys.getswitchinterval()
-        sys.setswitchinterval(SWITCH_INTERVAL)
 
         def flush_quiet() -> None:
             if quiet:
@@ -346,7 +345,6 @@ class Ingestor:
                         flush_quiet()
                 flush_quiet()
         finally:
-            sys.setswitchinterval(switch)
             client.close()
             if parsers is not None:
                 parsers.shutdown(wait=True, cancel_futures=True)

@@ -15,48 +15,53 @@ from app.sources import Topic, TopicRule
 
 
 def _pattern(phrases: Iterable[str], *, ignore_case: bool) -> re.Pattern[str] | None:
+    """One regular expression for a list of phrases.  Case-insensitive patterns are matched
+    against lower-cased text (much faster than re.IGNORECASE); a phrase that starts and ends
+    with a word character is bounded by \\b, others by look-arounds."""
     parts = []
     for phrase in phrases:
-        words = phrase.strip().split()
+        words = (phrase.lower() if ignore_case else phrase).strip().split()
         if not words:
             continue
         text = r"\s+".join(re.escape(w) for w in words)
-        if text.endswith(r"\*"):
+        wild = text.endswith(r"\*")
+        if wild:
             text = text[:-2] + r"\w*"
-        parts.append(text)
+        head = r"\b" if re.match(r"\w", words[0]) else r"(?<!\w)"
+        tail = "" if wild else (r"\b" if re.search(r"\w$", words[-1]) else r"(?!\w)")
+        parts.append(head + text + tail)
     if not parts:
         return None
-    flags = re.IGNORECASE if ignore_case else 0
-    return re.compile(r"(?<!\w)(?:" + "|".join(sorted(parts, key=len, reverse=True)) + r")(?!\w)",
-                      flags)
+    return re.compile("|".join(sorted(parts, key=len, reverse=True)))
 
 
 @dataclass(frozen=True)
 class _Compiled:
     name: str
     fields: tuple[str, ...]
-    any: tuple[re.Pattern[str], ...]
-    all: tuple[re.Pattern[str], ...]
-    exclude: re.Pattern[str] | None
+    any_lower: re.Pattern[str] | None      # over lower-cased text
+    any_exact: re.Pattern[str] | None      # case-sensitive phrases, over the text as written
+    all: tuple[re.Pattern[str], ...]       # over lower-cased text
+    exclude: re.Pattern[str] | None        # over lower-cased text
     empty: bool
 
-    def matches(self, texts: dict[str, str]) -> bool:
+    def matches(self, text: str, lower: str) -> bool:
         if self.empty:
             return False
-        text = "\n".join(texts.get(f, "") for f in self.fields)
-        if self.any and not any(p.search(text) for p in self.any):
+        if (self.any_lower or self.any_exact) and not (
+                (self.any_lower and self.any_lower.search(lower))
+                or (self.any_exact and self.any_exact.search(text))):
             return False
-        if not all(p.search(text) for p in self.all):
+        if not all(p.search(lower) for p in self.all):
             return False
-        return not (self.exclude and self.exclude.search(text))
+        return not (self.exclude and self.exclude.search(lower))
 
 
 def _compile(topic: Topic) -> _Compiled:
     rule: TopicRule = topic.rule
-    any_patterns = [p for p in (_pattern(rule.any, ignore_case=True),
-                                _pattern(rule.case_sensitive, ignore_case=False)) if p]
     all_patterns = [p for p in (_pattern(g, ignore_case=True) for g in rule.all) if p]
-    return _Compiled(topic.name, rule.fields, tuple(any_patterns), tuple(all_patterns),
+    return _Compiled(topic.name, rule.fields, _pattern(rule.any, ignore_case=True),
+                     _pattern(rule.case_sensitive, ignore_case=False), tuple(all_patterns),
                      _pattern(rule.exclude, ignore_case=True), rule.empty)
 
 
@@ -80,5 +85,13 @@ class Classifier:
     def classify(self, *, title: str, excerpt: str = "", text: str = "",
                  defaults: Iterable[str] = ()) -> tuple[str, ...]:
         texts = {"title": title, "excerpt": excerpt, "text": text}
-        matched = [r.name for r in self._rules if r.matches(texts)]
+        joined: dict[tuple[str, ...], tuple[str, str]] = {}
+        matched = []
+        for rule in self._rules:
+            pair = joined.get(rule.fields)
+            if pair is None:
+                whole = "\n".join(texts[f] for f in rule.fields)
+                pair = joined[rule.fields] = (whole, whole.lower())
+            if rule.matches(*pair):
+                matched.append(rule.name)
         return self.with_parents([*matched, *defaults])

@@ -20,9 +20,8 @@ from urllib.parse import parse_qsl, unquote, urljoin, urlsplit, urlunsplit
 
 from app.pipeline.classify import Classifier
 from app.pipeline.parse import ParsedEntry, ParsedFeed
-from app.record import Image, Provider, Record
+from app.record import Image, Provider, Record, dump_record
 from app.sources import DEFAULT_PRIOR, FeedConfig, FeedSource
-from app.store.repository import content_hash
 
 EXCERPT_LENGTH = 600
 FUTURE_SKEW = timedelta(minutes=15)
@@ -152,6 +151,13 @@ class Normalized:
     def of(cls, record: Record, guid: str | None) -> Normalized:
         return cls(record, guid, record.id, content_hash(record),
                    title_key(record.provider.domain, record.title))
+
+
+def content_hash(record: Record) -> str:
+    """The hash the store keeps of a record's canonical text (the same as
+    app.store.repository.content_hash, without importing the database layer into the parsing
+    processes; a test keeps the two equal)."""
+    return hashlib.sha256(dump_record(record).encode("utf-8")).hexdigest()
 
 
 _NOT_WORD = re.compile(r"[^\w\s]+")

@@ -131,6 +131,15 @@ class RecordRepository:
         self._providers.clear()
         self._topics.clear()
 
+    def known_ids(self) -> tuple[dict[str, int], dict[str, int]]:
+        """(provider domain -> id, topic name -> id) seen so far, to seed the next repository
+        with (only ids of committed rows: call after the commit)."""
+        return dict(self._providers), dict(self._topics)
+
+    def seed_ids(self, providers: dict[str, int], topics: dict[str, int]) -> None:
+        self._providers.update(providers)
+        self._topics.update(topics)
+
     # ------------------------------------------------------------------ providers and topics
 
     def provider_id(self, domain: str, name: str) -> int:
