@@ -90,6 +90,13 @@ SETTINGS: dict[str, Setting] = {
                                "1 parses in the fetching threads"),
     "fetch_interval": Setting("NEWSDESK_FETCH_INTERVAL", "1800",
                               "seconds between fetches of a source that sets no interval"),
+    # the worker's jobs besides ingestion
+    "enrich_interval": Setting("NEWSDESK_ENRICH_INTERVAL", "60",
+                               "seconds between enrichment passes of the worker (article pages "
+                               "of new records, then related and heat); 0 turns them off"),
+    "heat_interval": Setting("NEWSDESK_HEAT_INTERVAL", "900",
+                             "seconds between recomputations of heat by the worker (heat "
+                             "decays with time); 0 turns them off"),
 }
 
 
@@ -123,6 +130,9 @@ class Settings:
     fetch_max_failures: int
     fetch_interval: int
     parse_processes: int
+
+    enrich_interval: int
+    heat_interval: int
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

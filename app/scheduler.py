@@ -21,6 +21,7 @@ from app.store.db import Database
 
 log = logging.getLogger(__name__)
 TICK = 30.0
+ENRICH_BATCH = 100     # records whose pages one enrichment pass reads at most
 
 
 class Worker:
@@ -38,6 +39,40 @@ class Worker:
         self.scheduler = BackgroundScheduler(timezone=UTC)
         self.scheduler.add_job(self.one_pass, "interval", seconds=tick, id="ingest",
                                max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
+        if settings.enrich_interval > 0:
+            self.scheduler.add_job(self.enrich_pass, "interval", seconds=settings.enrich_interval,
+                                   id="enrich", max_instances=1, coalesce=True)
+        if settings.heat_interval > 0:
+            self.scheduler.add_job(self.heat_pass, "interval", seconds=settings.heat_interval,
+                                   id="heat", max_instances=1, coalesce=True)
+
+    def enrich_pass(self) -> None:
+        """Read the pages of new records (and due retries), then relate and heat them."""
+        if self.stopping.is_set():
+            return
+        from app.pipeline.enrichment import enrich_new_records
+
+        priors = {p.domain: p.quality for p in self.config.providers}
+        try:
+            report = enrich_new_records(self.db, self.settings, datetime.now(UTC),
+                                        limit=ENRICH_BATCH, priors=priors)
+        except Exception:
+            log.exception("the enrichment pass failed")
+            return
+        if report.enriched or report.retry_later or report.gave_up:
+            log.info("enrichment: %s", report.summary())
+
+    def heat_pass(self) -> None:
+        """Recompute the heat of recent stories: it decays with time even when nothing new
+        arrives."""
+        if self.stopping.is_set():
+            return
+        from app.pipeline.stories import refresh_heat
+
+        try:
+            log.info("heat: %s", refresh_heat(self.db, self.settings, datetime.now(UTC)).summary())
+        except Exception:
+            log.exception("the heat pass failed")
 
     def one_pass(self) -> None:
         if self.stopping.is_set():

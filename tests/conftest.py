@@ -20,6 +20,8 @@ SHARED = ROOT.parent / "shared"
 PG_URL = os.environ.get("NEWSDESK_TEST_DATABASE_URL", "")
 
 os.environ.setdefault("NEWSDESK_ALLOW_PRIVATE_NETWORKS", "1")
+# workers started by tests fetch feeds only, unless a test asks for the enrichment jobs
+os.environ.setdefault("NEWSDESK_ENRICH_INTERVAL", "0")
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
