@@ -23,7 +23,7 @@ providers:
 
 
 def test_the_worker_schedules_enrichment_and_heat(db: Database, settings: Settings,  # noqa: F811
-                                                  server, tmp_path: Path) -> None:
+                                                  server, tmp_path: Path) -> None:  # noqa: F811
     feeds = tmp_path / "feeds.yaml"
     feeds.write_text(FEEDS)
     settings = dataclasses.replace(settings, feeds=feeds, enrich_interval=60, heat_interval=900)
