@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,7 +60,9 @@ def import_cmd(ctx: Context, paths: tuple[Path, ...]) -> None:
     """Read record files (folders: *.md recursively) into the database."""
     from app.store.content import import_paths
 
-    report = import_paths(ctx.db(), paths, on_error=lambda m: click.echo(m, err=True))
+    processes = ctx.settings.parse_processes or (os.cpu_count() or 1)
+    report = import_paths(ctx.db(), paths, on_error=lambda m: click.echo(m, err=True),
+                          processes=processes)
     click.echo(report.summary())
     if report.failed:
         sys.exit(1)

@@ -161,3 +161,18 @@ def test_a_record_the_database_refuses_leaves_nothing_behind(db: Database, tmp_p
         if report.failed:
             assert huge.id not in ids and "b.md" in report.errors[0]
             assert repo.get(good.id) == good
+
+
+def test_a_large_import_parses_in_worker_processes_with_the_same_result(
+        sqlite_db: Database, tmp_path: Path, now, monkeypatch) -> None:
+    import app.store.content as content
+
+    monkeypatch.setattr(content, "PARALLEL_FROM", 10)
+    folder = tmp_path / "mixed"
+    shutil.copytree(CORPUS, folder / "good")
+    shutil.copytree(BAD, folder / "bad")
+    report = import_paths(sqlite_db, [folder], now=now, processes=2)
+    assert report.new == len(list(CORPUS.glob("*.md")))
+    assert report.failed == len(list(BAD.glob("*.md")))
+    assert any("missing-title.md" in e and "field 'title'" in e for e in report.errors)
+    assert stored(sqlite_db) == corpus_records()

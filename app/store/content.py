@@ -9,9 +9,10 @@ the file and the field or line) and leaves nothing half-written, while every oth
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from multiprocessing import get_context
 from pathlib import Path
 
 from sqlalchemy import select
@@ -24,6 +25,7 @@ from app.store.repository import RecordRepository, from_db_time
 
 _BATCH = 500
 _WRITERS = 8
+PARALLEL_FROM = 2000   # files; fewer do not pay for starting the parsing processes
 SKIP_NAMES = {"readme.md"}
 
 
@@ -83,8 +85,26 @@ def _read(path: Path) -> Record:
     return parse_record(data)
 
 
+def _read_one(path: Path) -> tuple[Path, Record | None, str]:
+    try:
+        return path, _read(path), ""
+    except RecordError as exc:
+        return path, None, exc.with_path(str(path)).describe()
+
+
+def _read_all(files: list[Path], processes: int) -> Iterator[tuple[Path, Record | None, str]]:
+    """Parse files, in order.  Parsing is pure CPU work: with `processes` > 1 and enough files
+    to pay for starting them, worker processes parse while this one writes to the database."""
+    if processes < 2 or len(files) < PARALLEL_FROM:
+        yield from map(_read_one, files)
+        return
+    with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
+        yield from pool.map(_read_one, files, chunksize=64)
+
+
 def import_paths(db: Database, paths: Iterable[str | Path], *, now: datetime | None = None,
-                 on_error: Callable[[str], None] | None = None) -> ImportReport:
+                 on_error: Callable[[str], None] | None = None,
+                 processes: int = 1) -> ImportReport:
     report = ImportReport()
     now = now or datetime.now(UTC)
 
@@ -96,12 +116,11 @@ def import_paths(db: Database, paths: Iterable[str | Path], *, now: datetime | N
 
     missing: list[str] = []
     batch: list[tuple[Path, Record]] = []
-    for path in record_files(paths, missing):
-        try:
-            batch.append((path, _read(path)))
-        except RecordError as exc:
-            fail(exc.with_path(str(path)).describe())
+    for path, record, error in _read_all(list(record_files(paths, missing)), processes):
+        if record is None:
+            fail(error)
             continue
+        batch.append((path, record))
         if len(batch) >= _BATCH:
             _save_batch(db, batch, now, report, fail)
             batch = []
