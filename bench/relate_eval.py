@@ -157,11 +157,12 @@ def paraphrase(title: str, facts: dict[str, str], rng: random.Random) -> str:
     return rng.choice(PREFIXES) + out + rng.choice(SUFFIXES)
 
 
-def make_corpus(stories: int, seed: int) -> list[dict[str, object]]:
+def make_corpus(stories: int, seed: int, days: int = 0) -> list[dict[str, object]]:
+    """Labelled items: `stories` stories spread over `days` days (default: ~33 a day)."""
     rng = random.Random(seed)
     orgs = org_names(rng, 150)
     items: list[dict[str, object]] = []
-    days = max(10, stories // 33)
+    days = days or max(10, stories // 33)
     for story in range(stories):
         org, org2 = rng.sample(orgs, 2)
         facts = {"org": org, "org2": org2, "cond": rng.choice(CONDITIONS),
@@ -308,9 +309,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stories", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--days", type=int, default=0,
+                        help="days the stories are spread over (default: ~33 stories a day)")
     parser.add_argument("--sizes", default="10000,100000,1000000")
     args = parser.parse_args()
-    items = make_corpus(args.stories, args.seed)
+    items = make_corpus(args.stories, args.seed, args.days)
     evaluate(items)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     if sizes:
