@@ -32,8 +32,8 @@ SAME_STORY = 0.48        # score at or above which two records tell the same sto
 SIMILAR_STORY = 0.28     # ... and at or above which they are closely similar
 MAX_RELATED = 5
 QUERY_TERMS = 14         # most significant terms of a record looked up in the index
-POSTING_CAP = 400        # a day's list of a term longer than this is too common to be a clue
-MIN_SHARED = 2           # candidates must share this many looked-up terms
+POSTING_CAP = 150        # a day's list of a term longer than this is too common to be a clue
+MIN_SHARED = 3           # candidates must share this many looked-up terms
 EXCERPT_WORDS = 60
 IDF_POWER = 2.0          # squared IDF: rare terms (names, places, figures) dominate the score
 
@@ -121,6 +121,10 @@ class StoryIndex:
                 self._df.append(0)
             out.add(tid)
         return tuple(sorted(out))
+
+    def term_ids(self, words: Iterable[str]) -> tuple[int, ...]:
+        """Ids of terms (new terms get one): for callers of `add_signature`."""
+        return self._term_ids(words, create=True)
 
     def add(self, record_id: str, words: Iterable[str], published_at: datetime,
             title_words: Iterable[str] = ()) -> None:
