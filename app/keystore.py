@@ -13,9 +13,9 @@ it for `CACHE_SECONDS`; the newest key encrypts, all keys decrypt.
    a record changed meanwhile is not overwritten (it is picked up by the next pass);
 4. once a pass finds nothing under an old key, the old keys are deleted.
 
-A rotation that was interrupted (more than one key in the keyring) is finished by the next one,
-which re-encrypts under the newest key instead of adding another.  Only keys older than the
-rotation's own key are deleted, so a concurrent rotation's newer key is never lost.
+A rotation that was interrupted leaves its key in the keyring (every value stays readable); the
+next rotation adds a fresh key and retires all older ones.  Only keys older than the rotation's
+own key are deleted, so a concurrent rotation's newer key is never lost.
 
 Values that no key opens (imported from elsewhere) are left as they are and counted.
 """
@@ -113,14 +113,8 @@ def rotate_keys(db: Database, settings: Settings, *, now: datetime | None = None
     now = now or datetime.now(UTC)
     load_keyring(db, settings, now=now)          # make sure a keyring exists
     with db.session() as session:
-        repo = EnrichmentRepository(session)
-        existing = repo.secured_keys()
-        if len(existing) > 1:                    # an interrupted rotation: finish it
-            new_id = existing[0][0]
-            log.info("resuming a key rotation: %d keys in the keyring", len(existing))
-        else:
-            new_id = repo.add_secured_key(
-                _wrapping_keyring(settings).encrypt(os.urandom(KEY_BYTES)), now=now)
+        new_id = EnrichmentRepository(session).add_secured_key(
+            _wrapping_keyring(settings).encrypt(os.urandom(KEY_BYTES)), now=now)
     keyring = load_keyring(db, settings, fresh=True)
     if grace > 0:
         sleep(grace)

@@ -11,8 +11,9 @@ different template; a few copy the wire headline verbatim (syndication).  Storie
 organisations, conditions and places with other stories of the same days, so that near misses
 exist.  The generator knows nothing of relate.py's tokenizer and vice versa.
 
-Cost: an index is filled with synthetic signatures (Zipf-distributed terms, 1,000 records per
-day, so a bigger index spans more days, as a growing database does), then 1,000 generated
+Cost: an index is filled with synthetic signatures (terms drawn from the corpus as often as it
+uses them, plus rare terms of their own; 1,000 records per day, so a bigger index spans more
+days, as a growing database does), then 1,000 generated
 records are queried (best of three rounds, as other processes share the machine) and added;
 the figure is the mean time per record.
 """
@@ -25,7 +26,7 @@ import re
 import resource
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from itertools import combinations
 from pathlib import Path
@@ -157,11 +158,12 @@ def paraphrase(title: str, facts: dict[str, str], rng: random.Random) -> str:
     return rng.choice(PREFIXES) + out + rng.choice(SUFFIXES)
 
 
-def make_corpus(stories: int, seed: int) -> list[dict[str, object]]:
+def make_corpus(stories: int, seed: int, days: int = 0) -> list[dict[str, object]]:
+    """Labelled items: `stories` stories spread over `days` days (default: ~33 a day)."""
     rng = random.Random(seed)
     orgs = org_names(rng, 150)
     items: list[dict[str, object]] = []
-    days = max(10, stories // 33)
+    days = days or max(10, stories // 33)
     for story in range(stories):
         org, org2 = rng.sample(orgs, 2)
         facts = {"org": org, "org2": org2, "cond": rng.choice(CONDITIONS),
@@ -237,23 +239,33 @@ def evaluate(items: list[dict[str, object]]) -> None:
     print(f"targets precision >= 0.95, recall >= 0.85: {verdict}")
 
 
-def filler(index: StoryIndex, count: int, rng: random.Random, vocab: int = 60_000,
-           per_day: int = 1_000, first_day: int = 0) -> int:
-    """`count` synthetic signatures, `per_day` records a day; returns the last day."""
-    weights = [1.0 / (rank + 1) ** 1.05 for rank in range(vocab)]
+def filler(index: StoryIndex, count: int, rng: random.Random,
+           items: list[dict[str, object]], per_day: int = 1_000) -> int:
+    """`count` synthetic signatures, `per_day` records a day; returns the last day.
+    Each has 9 terms drawn from the corpus's own terms, as often as the corpus uses them (so
+    new records find candidates among them, as they would among real records of their days),
+    and 5 rare terms of its own (its names and figures)."""
+    import bisect
+
+    usage: Counter[str] = Counter()
+    for item in items:
+        usage.update(record_terms(str(item["title"]), str(item["excerpt"])))
+    words = sorted(usage)
+    ids = [index.term_ids([w])[0] for w in words]
     cum: list[float] = []
     total = 0.0
-    for w in weights:
-        total += w
+    for word in words:
+        total += usage[word]
         cum.append(total)
-    offset = 1_000_000                    # term ids apart from the vocabulary of real records
-    day = first_day
-    import bisect
+    rare = 10_000_000                        # ids of the rare terms, apart from real ones
+    day = 0
     for n in range(count):
-        day = first_day + n // per_day
-        picks = {offset + bisect.bisect(cum, rng.random() * total) for _ in range(14)}
-        signature = tuple(sorted(picks))
-        index.add_signature(f"f{n}", signature, day, signature[:8])
+        day = n // per_day
+        picks = {ids[min(bisect.bisect(cum, rng.random() * total), len(ids) - 1)]
+                 for _ in range(9)}
+        title = tuple(sorted(picks))[:5]
+        picks.update(rare + rng.randrange(50 * count) for _ in range(5))
+        index.add_signature(f"f{n}", tuple(sorted(picks)), day, title)
     return day
 
 
@@ -268,13 +280,14 @@ def cost(sizes: list[int], items: list[dict[str, object]], seed: int) -> None:
     for size in sizes:
         index = StoryIndex()
         t0 = time.perf_counter()
-        last_day = filler(index, size, rng)
+        last_day = filler(index, size, rng, items)
         build = time.perf_counter() - t0
-        epoch_day = int(START.timestamp() // 86400)
-        shift = timedelta(days=last_day - epoch_day)     # probes land on the index's last days
+        # the probes land on the index's last three days, among the filler of those days
+        epoch = datetime(1970, 1, 1, tzinfo=UTC)
         prepared = [(str(i["id"]), record_terms(str(i["title"]), str(i["excerpt"])),
-                     terms(str(i["title"])), i["published_at"] + shift)  # type: ignore[operator]
-                    for i in probes]
+                     terms(str(i["title"])),
+                     epoch + timedelta(days=last_day - n % 3, hours=n % 24))
+                    for n, i in enumerate(probes)]
         rounds = []
         for _ in range(ROUNDS):         # best of ROUNDS: other processes share the machine
             t0 = time.perf_counter()
@@ -308,9 +321,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stories", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--days", type=int, default=0,
+                        help="days the stories are spread over (default: ~33 stories a day)")
     parser.add_argument("--sizes", default="10000,100000,1000000")
     args = parser.parse_args()
-    items = make_corpus(args.stories, args.seed)
+    items = make_corpus(args.stories, args.seed, args.days)
     evaluate(items)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     if sizes:

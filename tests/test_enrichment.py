@@ -352,3 +352,25 @@ def test_a_page_dripping_slowly_is_cut_at_the_time_limit(settings: Settings,
     finally:
         drip.shutdown()
         drip.server_close()
+
+
+def test_robots_txt_that_cannot_be_read_means_try_later(db: Database, settings: Settings,
+                                                        server: Server) -> None:
+    server.routes["/robots.txt"] = (503, "text/plain", b"busy")
+    server.routes["/a"] = (200, "text/html", page())
+    record = thin(f"{server.base}/a")
+    store(db, record)
+    report = enrich_new_records(db, settings, NOW)
+    assert report.retry_later == 1 and "robots.txt" in report.errors[0]
+    assert "/a" not in server.hits and state(db, record.id)[0] == "retry"
+
+
+def test_related_links_of_an_imported_record_to_unknown_stories_are_kept(
+        db: Database, settings: Settings, server: Server) -> None:
+    from app.record import Related
+    outside = Related(title="A story this database never saw", web_url="https://else.where/x",
+                      provider=Provider(name="Else", domain="else.where"))
+    server.routes["/imported"] = (200, "text/html", page())
+    store(db, thin(f"{server.base}/imported", related=(outside,)))
+    enrich_new_records(db, settings, NOW)
+    assert stored(db)[f"{server.base}/imported"].related == (outside,)

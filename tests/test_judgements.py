@@ -173,3 +173,28 @@ def test_an_editor_boost_kept_in_secured_raises_the_story_heat(db, tmp_path) -> 
     with db.session() as session:
         heat = {r.id: r.heat for r in RecordRepository(session).iter_all()}
     assert heat[boosted.id] == heat[plain.id] + 30
+
+
+def test_related_on_a_small_generated_corpus_of_paraphrases() -> None:
+    """A quality guard (not a benchmark): bench/relate_eval.py's generator, 200 stories."""
+    import importlib.util
+
+    from tests.conftest import ROOT
+    spec = importlib.util.spec_from_file_location("relate_eval", ROOT / "bench" / "relate_eval.py")
+    assert spec and spec.loader
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    items = bench.make_corpus(200, seed=3)
+    index = StoryIndex()
+    for it in items:
+        index.add(it["id"], record_terms(it["title"], it["excerpt"]), it["published_at"],
+                  terms(it["title"]))
+    found = {tuple(sorted((it["id"], m.record_id)))
+             for it in items
+             for m in index.query(record_terms(it["title"], it["excerpt"]), it["published_at"],
+                                  title_words=terms(it["title"]), exclude=it["id"])
+             if m.same_story}
+    gold = bench.pairs_of({s: [it["id"] for it in items if it["story"] == s]
+                           for s in {it["story"] for it in items}})
+    hits = len(found & gold)
+    assert hits / len(found) >= 0.9 and hits / len(gold) >= 0.85     # precision, recall

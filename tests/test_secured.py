@@ -192,5 +192,7 @@ def test_an_interrupted_rotation_is_finished_by_the_next(db: Database,
         EnrichmentRepository(session).add_secured_key(
             _wrapping_keyring(settings).encrypt(bytes(range(32))), now=NOW)
     report = rotate_keys(db, settings, grace=0)
-    assert (report.reencrypted, report.retired_keys) == (3, 1)
-    assert load_keyring(db, settings, fresh=True).keys == (bytes(range(32)),)
+    assert (report.reencrypted, report.retired_keys) == (3, 2)
+    new = load_keyring(db, settings, fresh=True)
+    assert len(new.keys) == 1 and new.keys[0] not in (bytes(range(32)), *old.keys)
+    assert all(read_private(r, new) == {"notes": "x"} for r in _all(db))

@@ -101,7 +101,8 @@ class Fetcher:
             self._robots[origin] = self._read_robots(origin)
         robots = self._robots[origin]
         if robots is None:
-            return False
+            raise PageFetchError("robots.txt of the site cannot be read now; trying later",
+                                 url=url)
         return robots.can_fetch(self.settings.user_agent, url)
 
     def _read_robots(self, origin: str) -> urllib.robotparser.RobotFileParser | None:

@@ -91,7 +91,7 @@ def _absolute(base: str, href: str | None) -> str | None:
     return url if urlsplit(url).scheme in ("http", "https") else None
 
 
-def _main_text(html: str, url: str) -> str | None:
+def _main_text(html: str | bytes, url: str) -> str | None:
     try:
         import trafilatura
         text = trafilatura.extract(html, url=url, include_comments=False, include_tables=False,
@@ -145,8 +145,7 @@ def read_page(html: str | bytes, url: str, *, extract_text: bool = True) -> Page
         images.append(PageImage(tw, _int(first("twitter:image:width")),
                                 _int(first("twitter:image:height"))))
     site_name = first("og:site_name")
-    text = _main_text(html if isinstance(html, str) else html.decode("utf-8", "replace"), url) \
-        if extract_text else None
+    text = _main_text(html, url) if extract_text else None
     return PageInfo(url=url, canonical_url=links.get("canonical"), amp_url=links.get("amphtml"),
                     images=tuple(images), site_name=site_name or None,
                     icon_urls=tuple(href for _, href in sorted(icons, key=lambda i: i[0])),

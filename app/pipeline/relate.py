@@ -5,9 +5,11 @@ Each record becomes a set of significant terms (title and excerpt, lower-cased, 
 lightly stemmed).  `StoryIndex` keeps an inverted index by day and term: a new record looks
 up only its most significant terms, only in the days of its time window, and only posting lists
 short enough to be informative; the few candidates that share at least two of those terms are
-scored by IDF-weighted Jaccard similarity.  The work per record therefore depends on how many
-records a window of days holds, not on the size of the database: the cost stays flat from ten
-thousand to a million records (bench/relate_eval.py measures it).
+scored: the mean of the IDF-weighted Jaccard similarity of all their terms and the IDF-weighted
+overlap of their titles (squared IDF, so names, places and figures weigh most).  The work per
+record therefore depends on how many records a window of days holds, not on the size of the
+database: the cost stays flat from ten thousand to a million records (bench/relate_eval.py
+measures it).
 
 Pure: no IO, no clock; the caller builds the index from the records of the window.
 """
@@ -26,12 +28,12 @@ from app.record import Record, Related
 
 __all__ = ["Match", "StoryIndex", "record_terms", "relate", "related_entries", "terms"]
 
-SAME_STORY = 0.42        # weighted Jaccard at or above which two records tell the same story
+SAME_STORY = 0.48        # score at or above which two records tell the same story
 SIMILAR_STORY = 0.28     # ... and at or above which they are closely similar
 MAX_RELATED = 5
 QUERY_TERMS = 14         # most significant terms of a record looked up in the index
-POSTING_CAP = 400        # a (term, day) list longer than this is too common to be a clue
-MIN_SHARED = 2           # candidates must share this many looked-up terms
+POSTING_CAP = 150        # a day's list of a term longer than this is too common to be a clue
+MIN_SHARED = 3           # candidates must share this many looked-up terms
 EXCERPT_WORDS = 60
 IDF_POWER = 2.0          # squared IDF: rare terms (names, places, figures) dominate the score
 
@@ -87,7 +89,7 @@ class Match:
 
 
 class StoryIndex:
-    """An inverted index of term sets by (term, day), with document frequencies for IDF."""
+    """An inverted index of term sets by day and term, with document frequencies for IDF."""
 
     def __init__(self, window_days: int = 3) -> None:
         self.window_days = window_days
@@ -119,6 +121,10 @@ class StoryIndex:
                 self._df.append(0)
             out.add(tid)
         return tuple(sorted(out))
+
+    def term_ids(self, words: Iterable[str]) -> tuple[int, ...]:
+        """Ids of terms (new terms get one): for callers of `add_signature`."""
+        return self._term_ids(words, create=True)
 
     def add(self, record_id: str, words: Iterable[str], published_at: datetime,
             title_words: Iterable[str] = ()) -> None:

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from app.config import Settings
 from app.pipeline.relate import MAX_RELATED, StoryIndex, related_entries
 from app.pipeline.score import StoryMember, compute_heat
-from app.record import Record
+from app.record import Record, Related
 from app.secured import Keyring, heat_boost
 from app.store.db import Database
 from app.store.repository import EnrichmentRepository, RecordRepository
@@ -61,11 +61,22 @@ def relate_records(db: Database, ids: Sequence[str], now: datetime) -> int:
         repo = RecordRepository(session)
         for rid in sorted(todo):
             record = records[rid]
-            related = related_entries(record, index.query_record(record, MAX_RELATED), records)
+            related = _merge(related_entries(record, index.query_record(record, MAX_RELATED),
+                                             records), record.related, records)
             if related != record.related:
                 repo.save(record.replace(related=related), now=now)
                 changed += 1
     return changed
+
+
+def _merge(found: tuple[Related, ...], before: tuple[Related, ...],
+           window: dict[str, Record]) -> tuple[Related, ...]:
+    """Our matches first; entries listed before that point outside the records we can judge
+    (e.g. an imported record's links to stories this database never saw) are kept after them."""
+    urls = {r.web_url for r in found}
+    known = {r.web_url for r in window.values()}
+    kept = [r for r in before if r.web_url not in urls and r.web_url not in known]
+    return (*found, *kept)[:MAX_RELATED]
 
 
 def story_clusters(records: Sequence[Record]) -> list[list[Record]]:
