@@ -92,10 +92,13 @@ class RecordRepository:
         self.session = session
         self._providers: dict[str, int] = {}
         self._topics: dict[str, int] = {}
+        # editors' decisions fetched with a batch's hashes, used once by save()
+        self._decisions: dict[str, tuple[str, str | None] | None] = {}
 
     def forget(self) -> None:
         self._providers.clear()
         self._topics.clear()
+        self._decisions.clear()
 
     # ------------------------------------------------------------------ providers and topics
 
@@ -141,6 +144,12 @@ class RecordRepository:
             out.update(self.session.execute(
                 select(RecordRow.id, RecordRow.content_hash).where(RecordRow.id.in_(chunk))
             ).all())
+            decisions: dict[str, tuple[str, str | None]] = {
+                rid: (state, overrides) for rid, state, overrides in self.session.execute(
+                    select(RecordReviewRow.record_id, RecordReviewRow.state,
+                           RecordReviewRow.overrides)
+                    .where(RecordReviewRow.record_id.in_(chunk)))}
+            self._decisions.update((rid, decisions.get(rid)) for rid in chunk)
         return out
 
     def save(self, record: Record, *, now: datetime, known_hash: str | None = None,
@@ -148,11 +157,11 @@ class RecordRepository:
         """Insert or replace one record.  `known_hash`/`exists` let a batch caller skip the
         lookup it already did."""
         rid = record.id
-        record = self.with_editor_decisions(record)
-        digest = content_hash(record)
         if exists is None:
             known_hash = self.existing_hashes([rid]).get(rid)
             exists = known_hash is not None
+        record = self.with_editor_decisions(record)
+        digest = content_hash(record)
         if exists and known_hash == digest:
             return SaveResult(rid, "unchanged")
         now_db = to_db_time(now)
@@ -177,9 +186,13 @@ class RecordRepository:
         """`record` as the editors left it: their edited fields win over the incoming ones,
         and their decision sets `published` (a hidden record is never published again by a
         save, whatever the fetch or an auto-publish rule says)."""
-        row = self.session.execute(
-            select(RecordReviewRow.state, RecordReviewRow.overrides)
-            .where(RecordReviewRow.record_id == record.id)).first()
+        if record.id in self._decisions:
+            row = self._decisions.pop(record.id)
+        else:
+            found = self.session.execute(
+                select(RecordReviewRow.state, RecordReviewRow.overrides)
+                .where(RecordReviewRow.record_id == record.id)).first()
+            row = (found[0], found[1]) if found is not None else None
         if row is None:
             return record
         state, overrides = row
