@@ -142,3 +142,29 @@ def test_edit_over_the_api(editor_app: Flask, db: Database, clock: Clock) -> Non
     stale = client.post(f"/records/{QUEUED}/edit", {"title": "x",
                                                      "version": current["version"]})
     assert stale.status_code == 409
+
+
+def test_an_editor_makes_and_revokes_own_tokens_on_the_tokens_page(
+        alice: EditorClient, root: EditorClient, db: Database) -> None:
+    import re
+
+    page = alice.post("/editor/tokens", {"label": "my <script>"})
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    token = re.search(r'<code class="token">(nd_[\w-]+)</code>', text).group(1)  # type: ignore[union-attr]
+    assert "my &lt;script&gt;" in text
+    api_client = alice.client.application.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert api_client.get("/editor/api/queue", headers=headers).status_code == 200
+    assert token not in alice.get("/editor/tokens").get_data(as_text=True)   # shown once
+    with db.session() as s:
+        tid = EditorialRepository(s).tokens()[0].id
+    # another editor cannot revoke it, nor can a bad id
+    for client, value in ((root, str(tid)), (alice, "999"), (alice, "x")):
+        response = client.post("/editor/tokens/revoke", {"id": value})
+        assert response.status_code == 404
+        assert "no active token" in response.get_data(as_text=True)
+    assert api_client.get("/editor/api/queue", headers=headers).status_code == 200
+    assert alice.post("/editor/tokens/revoke", {"id": str(tid)}).status_code == 302
+    assert api_client.get("/editor/api/queue", headers=headers).status_code == 401
+    assert "revoked" in alice.get("/editor/tokens").get_data(as_text=True)

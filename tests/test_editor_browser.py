@@ -35,6 +35,18 @@ pytestmark = [
 ]
 
 
+def click_and_wait(driver: object, element: object) -> None:
+    """Click a submit button and wait until the next page has replaced this one."""
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = driver.find_element("tag name", "html")  # type: ignore[attr-defined]
+    element.click()  # type: ignore[attr-defined]
+    WebDriverWait(driver, 30).until(ec.staleness_of(page))  # type: ignore[arg-type]
+    WebDriverWait(driver, 30).until(  # type: ignore[arg-type]
+        lambda d: d.execute_script("return document.readyState") == "complete")
+
+
 @pytest.fixture
 def live_app(sqlite_db: Database, tmp_path: Path, clock: Clock) -> Iterator[tuple[str, Flask]]:
     from app.store.content import import_paths
@@ -82,14 +94,15 @@ def test_an_editor_signs_in_publishes_from_the_queue_and_sees_it_on_the_topic_pa
     assert "/editor/login" in driver.current_url
     driver.find_element(By.ID, "username").send_keys("alice")
     driver.find_element(By.ID, "password").send_keys(PASSWORD)
-    driver.find_element(By.CSS_SELECTOR, "button[type=submit].primary").click()
+    click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "button[type=submit].primary"))
     assert driver.current_url == base + "/editor/"
     item = driver.find_element(By.ID, f"r-{QUEUED}")
     assert TITLE in item.text and "STAT" in item.text and "AI in Healthcare" in item.text
     ARTIFACTS.mkdir(exist_ok=True)
     driver.save_screenshot(str(ARTIFACTS / "editor-queue.png"))
 
-    item.find_element(By.CSS_SELECTOR, f'button[value="publish:{QUEUED}"]').click()
+    click_and_wait(driver, item.find_element(By.CSS_SELECTOR,
+                                             f'button[value="publish:{QUEUED}"]'))
     flash = driver.find_element(By.CSS_SELECTOR, ".flash-success")
     assert flash.text == "Published 1 record."
     assert not driver.find_elements(By.ID, f"r-{QUEUED}")   # off the queue
@@ -118,12 +131,12 @@ def test_an_editor_edits_a_record_and_tries_a_topic_rule(
     driver.get(base + f"/editor/login?next=/editor/records/{QUEUED}")
     driver.find_element(By.ID, "username").send_keys("alice")
     driver.find_element(By.ID, "password").send_keys(PASSWORD)
-    driver.find_element(By.CSS_SELECTOR, "button[type=submit].primary").click()
+    click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "button[type=submit].primary"))
     assert driver.current_url == base + f"/editor/records/{QUEUED}"
     title = driver.find_element(By.ID, "title")
     title.clear()
     title.send_keys("<b>FDA</b> clears sepsis AI")
-    driver.find_element(By.CSS_SELECTOR, "form.edit button.primary").click()
+    click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "form.edit button.primary"))
     assert driver.find_element(By.ID, "record-title").text == "<b>FDA</b> clears sepsis AI"
     assert TITLE in driver.find_element(By.CSS_SELECTOR, "p.original").text
     ARTIFACTS.mkdir(exist_ok=True)
@@ -131,7 +144,7 @@ def test_an_editor_edits_a_record_and_tries_a_topic_rule(
 
     driver.get(base + "/editor/topics/rule?topic=Sepsis")
     driver.find_element(By.ID, "phrases").send_keys("sepsis\nseptic shock")
-    driver.find_element(By.CSS_SELECTOR, "#rule-form button").click()
+    click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "#rule-form button"))
     assert int(driver.find_element(By.ID, "match-count").text) >= 1
     driver.save_screenshot(str(ARTIFACTS / "editor-topic-rule.png"))
     driver.get(base + "/editor/sources")

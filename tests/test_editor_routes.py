@@ -41,7 +41,8 @@ def test_the_editor_side_has_the_routes_of_the_issue(editor_app: Flask) -> None:
                      ("GET", "/editor/audit"), ("GET", "/editor/sources"),
                      ("POST", "/editor/sources/add"), ("POST", "/editor/sources/change"),
                      ("GET", "/editor/topics"), ("GET", "/editor/topics/rule"),
-                     ("POST", "/editor/topics/rule"), ("GET", "/editor/api/queue")]:
+                     ("POST", "/editor/topics/rule"), ("GET", "/editor/api/queue"),
+                     ("GET", "/editor/tokens"), ("POST", "/editor/tokens")]:
         assert expected in paths
 
 
@@ -66,7 +67,8 @@ def test_an_anonymous_visitor_gets_nothing_but_the_sign_in_page(editor_app: Flas
 def test_an_anonymous_post_with_a_valid_csrf_token_is_still_refused(
         browser: EditorClient) -> None:
     for path in ("/editor/records/decide", f"/editor/records/{QUEUED}",
-                 "/editor/sources/add", "/editor/sources/change", "/editor/topics/rule"):
+                 "/editor/sources/add", "/editor/sources/change", "/editor/topics/rule",
+                 "/editor/tokens", "/editor/tokens/revoke"):
         response = browser.post(path, {"one": f"publish:{QUEUED}", "url": "https://x.org/"})
         assert response.status_code == 401, path
         assert "Sign in to do that." in response.get_data(as_text=True)

@@ -382,7 +382,7 @@ class EditorialRepository:
         review = self.review(rid)
         fields = changes.fields()
         if not fields:
-            raise EditError("nothing to change", field="title")
+            raise EditError("nothing to change: give title, excerpt, topics or notes")
         current: dict[str, Any] = {"title": record.title, "excerpt": record.excerpt,
                                    "topics": record.topics,
                                    "notes": review.notes if review else ""}

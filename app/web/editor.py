@@ -22,7 +22,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from app.auth import safe_next, session_stamp, verify_password
+from app.auth import new_token, safe_next, session_stamp, token_hash, verify_password
 from app.editors import (
     EditError,
     changes_from,
@@ -200,3 +200,50 @@ def audit() -> Any:
     return render_template("editor/audit.html", entries=entries, total=total, page=page_no,
                            pages=max(1, -(-total // 100)), actor=actor, target=target)
 
+
+
+# --------------------------------------------------------------------------- API tokens
+
+@bp.route("/tokens", methods=["GET"])
+@login_required
+def tokens() -> Any:
+    editor = current_editor()
+    with get_db().session() as s:
+        mine = [t for t in EditorialRepository(s).tokens() if t.user == editor.name]
+    return render_template("editor/tokens.html", tokens=mine, created=None)
+
+
+@bp.route("/tokens", methods=["POST"])
+@login_required
+def create_token() -> Any:
+    """A new API token for the signed-in editor, shown once on this response (never
+    stored in clear, never in a redirect URL)."""
+    editor = current_editor()
+    label = " ".join(request.form.get("label", "").split())
+    if len(label) > 200:
+        raise EditError("the label has at most 200 characters", field="label")
+    token = new_token()
+    with get_db().session() as s:
+        repo = EditorialRepository(s)
+        tid = repo.add_token(editor.name, label, token_hash(token), token[:8], now=now())
+        repo.audit(editor.name, "token_create", "account", editor.name, now=now(),
+                   token_id=tid, label=label)
+        mine = [t for t in repo.tokens() if t.user == editor.name]
+    return render_template("editor/tokens.html", tokens=mine, created=token)
+
+
+@bp.route("/tokens/revoke", methods=["POST"])
+@login_required
+def revoke_token() -> Response:
+    editor = current_editor()
+    raw = request.form.get("id", "")
+    with get_db().session() as s:
+        repo = EditorialRepository(s)
+        owned = {t.id for t in repo.tokens() if t.user == editor.name and not t.revoked}
+        if not raw.isdigit() or int(raw) not in owned:
+            raise EditError(f"you have no active token with id {raw[:20]!r}", field="id",
+                            status=404)
+        repo.revoke_token(int(raw), now())
+        repo.audit(editor.name, "token_revoke", "token", raw, now=now())
+    flash(f"Revoked token {raw}.", "success")
+    return redirect(url_for("editor.tokens"))
