@@ -138,7 +138,11 @@ class SearchRepository:
         total = self.session.execute(text(f"SELECT count(*) {base}"), params).scalar_one()
         rows = self.session.execute(text(
             "SELECT records.id, highlight(records_fts, 0, :a, :b), "
-            "snippet(records_fts, -1, :a, :b, '…', 28) "
+            # the excerpt's best passage, else the body's: never the title a second time
+            "CASE WHEN instr(snippet(records_fts, 1, :a, :b, '…', 28), :a) > 0 "
+            "OR instr(snippet(records_fts, 2, :a, :b, '…', 28), :a) = 0 "
+            "THEN snippet(records_fts, 1, :a, :b, '…', 28) "
+            "ELSE snippet(records_fts, 2, :a, :b, '…', 28) END "
             f"{base} ORDER BY bm25(records_fts, 10.0, 4.0, 1.0), records.published_at DESC "
             "LIMIT :limit OFFSET :offset"), params).all()
         return [tuple(r) for r in rows], int(total)

@@ -268,6 +268,16 @@ def search() -> Response:
         return page_response("search", (query, page), v.all_stamp(), render)
 
 
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """Browsers ask for /favicon.ico whatever the page says; answer with the site's icon."""
+    from flask import current_app
+
+    response = current_app.send_static_file("favicon.svg")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
 @bp.get("/healthz")
 def healthz() -> Response:
     """For monitoring: 200 when the database answers, 503 when it does not."""
