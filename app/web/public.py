@@ -13,13 +13,23 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from app.record import Record, Related, record_id, slugify
 from app.store.reader import SORTS, Cursor, CursorError, ReaderRepository, Sort, Stamp
 from app.store.search import SearchRepository
 from app.web import get_db, get_settings
-from app.web.http import VersionedCache, conditional, make_validator
+from app.web.http import BodyCache, VersionedCache, conditional, make_validator
 from app.web.markup import highlight, render_markdown
 
 bp = Blueprint("public", __name__)
@@ -35,13 +45,15 @@ RECORD_ID = re.compile(r"^[0-9a-f]{16}$")
 
 @contextmanager
 def reader() -> Iterator[ReaderRepository]:
-    with get_db().session() as session:
-        yield ReaderRepository(session)
+    """Read-only queries for one request; the ORM session opens on the first query only."""
+    repo = ReaderRepository(get_db().sessions)
+    try:
+        yield repo
+    finally:
+        repo.close()
 
 
 def site_cache() -> VersionedCache:
-    from flask import current_app
-
     cache: VersionedCache = current_app.extensions["newsdesk.site_cache"]
     return cache
 
@@ -64,14 +76,27 @@ class Versioned:
         return list(self.get(("topics",), self.repo.topics))
 
 
+page_bodies = BodyCache(size=256)
+
+
 def page_response(kind: str, args: tuple[Any, ...], stamp: Stamp,
                   render: Callable[[], str | Response], max_age: int | None = None) -> Response:
+    """A page answered through `conditional()`.  Rendered pages are kept by ETag, so a page
+    that has not changed is rendered once per process - except for visitors with a session
+    (editors), whose pages may carry flashed messages meant for them alone."""
     settings = get_settings()
     validator = make_validator(kind, args, stamp.token(), stamp.last_modified)
+    shareable = current_app.config["SESSION_COOKIE_NAME"] not in request.cookies
 
     def build() -> Response:
+        cached = page_bodies.get(validator.etag) if shareable else None
+        if cached is not None:
+            return Response(cached, mimetype="text/html")
         body = render()
-        return body if isinstance(body, Response) else Response(body, mimetype="text/html")
+        response = body if isinstance(body, Response) else Response(body, mimetype="text/html")
+        if shareable and response.status_code == 200:
+            page_bodies.put(validator.etag, response.get_data())
+        return response
 
     return conditional(validator, settings.page_max_age if max_age is None else max_age, build)
 
@@ -271,7 +296,6 @@ def search() -> Response:
 @bp.get("/favicon.ico")
 def favicon() -> Response:
     """Browsers ask for /favicon.ico whatever the page says; answer with the site's icon."""
-    from flask import current_app
 
     response = current_app.send_static_file("favicon.svg")
     response.headers["Cache-Control"] = "public, max-age=86400"
