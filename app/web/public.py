@@ -76,7 +76,10 @@ class Versioned:
         return list(self.get(("topics",), self.repo.topics))
 
 
-page_bodies = BodyCache(size=256)
+def body_cache(name: str) -> BodyCache:
+    """Rendered bodies by ETag, one cache per app (several apps may share a process)."""
+    cache: BodyCache = current_app.extensions[f"newsdesk.{name}_bodies"]
+    return cache
 
 
 def page_response(kind: str, args: tuple[Any, ...], stamp: Stamp,
@@ -89,13 +92,13 @@ def page_response(kind: str, args: tuple[Any, ...], stamp: Stamp,
     shareable = current_app.config["SESSION_COOKIE_NAME"] not in request.cookies
 
     def build() -> Response:
-        cached = page_bodies.get(validator.etag) if shareable else None
+        cached = body_cache("page").get(validator.etag) if shareable else None
         if cached is not None:
             return Response(cached, mimetype="text/html")
         body = render()
         response = body if isinstance(body, Response) else Response(body, mimetype="text/html")
         if shareable and response.status_code == 200:
-            page_bodies.put(validator.etag, response.get_data())
+            body_cache("page").put(validator.etag, response.get_data())
         return response
 
     return conditional(validator, settings.page_max_age if max_age is None else max_age, build)

@@ -25,9 +25,9 @@ from werkzeug.urls import iri_to_uri
 from app.record import Record
 from app.store.reader import ReaderRepository, Stamp, TopicSummary
 from app.web import get_settings
-from app.web.http import BodyCache, conditional, make_validator
+from app.web.http import conditional, make_validator
 from app.web.markup import render_markdown
-from app.web.public import Versioned, reader, record_path
+from app.web.public import Versioned, body_cache, reader, record_path
 
 bp = Blueprint("syndication", __name__)
 
@@ -38,7 +38,6 @@ FORMATS: dict[str, tuple[str, str]] = {
     "atom": ("atom.xml", "application/atom+xml; charset=utf-8"),
     "json": ("feed.json", "application/feed+json; charset=utf-8"),
 }
-body_cache = BodyCache(size=128)
 
 
 def base_url() -> str:
@@ -186,10 +185,10 @@ def _feed(kind: str, topic_slug: str | None) -> Response:
         mimetype = FORMATS[kind][1]
 
         def render() -> Response:
-            cached = body_cache.get(validator.etag)
+            cached = body_cache("feed").get(validator.etag)
             if cached is None:
                 cached = _render_feed(repo, topic, stamp, kind, settings.feed_entries)
-                body_cache.put(validator.etag, cached)
+                body_cache("feed").put(validator.etag, cached)
             return Response(cached, content_type=mimetype)
 
         return conditional(validator, settings.feed_max_age, render)

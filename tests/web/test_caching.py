@@ -70,7 +70,8 @@ def test_304_is_answered_without_rendering(site: Site, monkeypatch: pytest.Monke
     import app.web.syndication as syndication
 
     monkeypatch.setattr(syndication, "_render_feed", refuse)
-    monkeypatch.setattr(syndication.body_cache, "get", refuse)
+    monkeypatch.setattr(site.app.extensions["newsdesk.feed_bodies"], "get", refuse)
+    monkeypatch.setattr(site.app.extensions["newsdesk.page_bodies"], "get", refuse)
     monkeypatch.setattr(public, "render_template", refuse)
     monkeypatch.setattr(public.ReaderRepository, "topic_records", refuse)
     assert site.client.get(feed, headers={"If-None-Match": feed_tag}).status_code == 304
