@@ -30,7 +30,7 @@ from app.store.reader import SORTS, Cursor, CursorError, ReaderRepository, Sort,
 from app.store.search import SearchRepository
 from app.web import get_db, get_settings
 from app.web.http import BodyCache, VersionedCache, conditional, make_validator
-from app.web.markup import highlight, render_markdown
+from app.web.markup import highlight, render_markdown, safe_url
 
 bp = Blueprint("public", __name__)
 
@@ -152,6 +152,7 @@ def _template_globals(state: Any) -> None:
         record_path=record_path, lead_image=lead_image, provider_logo=provider_logo,
         render_markdown=render_markdown, highlight=highlight, slugify=slugify,
         record_id=record_id)
+    state.app.jinja_env.filters["safe_url"] = safe_url
 
 
 @bp.app_template_filter("newsdate")
