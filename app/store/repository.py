@@ -352,3 +352,12 @@ class RecordRepository:
 def public_condition() -> ColumnElement[bool]:
     """The condition a `records` row must meet to be shown to readers or put in a feed."""
     return RecordRow.published.is_(True)
+
+
+def mark_site_changed(session: Session) -> None:
+    """Tell the reader site that what readers see has changed although no `records` row was
+    written (e.g. an editor hid a record in a table of its own): its cached HTTP validators and
+    rendered pages are dropped.  Writes to `records` do this by themselves (triggers)."""
+    from sqlalchemy import text
+
+    session.execute(text("UPDATE site_changes SET version = version + 1 WHERE id = 1"))
