@@ -109,6 +109,21 @@ def _stamp(row: Any) -> Stamp:
     return Stamp(last_modified=from_db_time(last), total=int(total or 0), public=int(public or 0))
 
 
+def read_site_version(engine: Engine) -> int:
+    """The change counter, read on a bare pooled DBAPI connection (no ORM, no transaction of
+    its own): it is the one query of every conditional request, and this way it costs a tenth
+    of an ORM read."""
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute("SELECT version FROM site_changes WHERE id = 1")
+        row = cursor.fetchone()
+        cursor.close()
+    finally:
+        connection.close()
+    return int(row[0]) if row else 0
+
+
 class ReaderRepository:
     """Read-only queries for the public site, in one session."""
 
@@ -149,18 +164,8 @@ class ReaderRepository:
         return bind
 
     def site_version(self) -> int:
-        """The change counter that triggers raise on every write to `records`.  Read on a
-        bare pooled DBAPI connection (no ORM, no transaction of its own): it is the one query
-        of every conditional request, and this way it costs a tenth of an ORM read."""
-        connection = self.engine.raw_connection()
-        try:
-            cursor = connection.cursor()
-            cursor.execute("SELECT version FROM site_changes WHERE id = 1")
-            row = cursor.fetchone()
-            cursor.close()
-        finally:
-            connection.close()
-        return int(row[0]) if row else 0
+        """The change counter that triggers raise on every write to `records`."""
+        return read_site_version(self.engine)
 
     def _public_count(self) -> ColumnElement[int]:
         return func.sum(case((public_condition(), 1), else_=0))

@@ -18,6 +18,7 @@ from flask import (
     Response,
     abort,
     current_app,
+    g,
     jsonify,
     redirect,
     render_template,
@@ -64,6 +65,7 @@ class Versioned:
     def __init__(self, repo: ReaderRepository) -> None:
         self.repo = repo
         self.version = repo.site_version()
+        g.newsdesk_version = self.version
 
     def get(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
         return site_cache().get(self.version, key, compute)
