@@ -261,6 +261,17 @@ class ReaderRepository:
                                     .where(RecordRow.id.in_(ids), public_condition()))
         return {rid: slugify(title) or rid for rid, title in rows}
 
+    def hottest(self, limit: int) -> tuple[Record, ...]:
+        """The hottest public records (heat, then newest); an index range scan on
+        (published, heat), unlike the general keyset query whose NULL handling needs a sort."""
+        ids = list(self.session.execute(
+            select(RecordRow.id).where(public_condition(), RecordRow.heat.is_not(None))
+            .order_by(RecordRow.heat.desc(), RecordRow.published_at.desc(), RecordRow.id.desc())
+            .limit(limit)).scalars())
+        if len(ids) < limit:
+            ids += [r.id for r in self.latest(limit=limit).records if r.id not in ids]
+        return tuple(self.records.get_many(ids[:limit]))
+
     def latest(self, *, limit: int, before: Cursor | None = None,
                sort: Sort = "newest") -> Page:
         query = select(RecordRow.id).where(public_condition())

@@ -171,7 +171,7 @@ def index() -> Response:
         v = Versioned(repo)
 
         def render() -> str:
-            hot = repo.latest(limit=HOT_GROUPS, sort="hottest").records
+            hot = repo.hottest(HOT_GROUPS)
             shown = {r.id for r in hot}
             groups = []
             for record in hot:
