@@ -43,6 +43,7 @@ from app.store.repository import (
     RecordRepository,
     content_hash,
     from_db_time,
+    mark_site_changed,
     to_db_time,
 )
 
@@ -362,6 +363,8 @@ class EditorialRepository:
             self.audit(actor, action, "record", record.id, now=now, title=record.title,
                        before=before.state if before else "queued", via=via)
             changed.append(record.id)
+        if changed:   # a decision may change what readers see without a new record text
+            mark_site_changed(self.session)
         return Decision(action, tuple(changed), tuple(unchanged))
 
     # ------------------------------------------------------------------ edits

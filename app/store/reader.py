@@ -11,15 +11,16 @@ thousandth page costs one index range scan like the first.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Engine, Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.record import Record, slugify
-from app.store.models import ProviderRow, RecordRow, RecordTopicRow, SiteChangeRow, TopicRow
+from app.store.models import ProviderRow, RecordRow, RecordTopicRow, TopicRow
 from app.store.repository import RecordRepository, from_db_time, public_condition, to_db_time
 
 Sort = Literal["newest", "hottest"]
@@ -108,20 +109,63 @@ def _stamp(row: Any) -> Stamp:
     return Stamp(last_modified=from_db_time(last), total=int(total or 0), public=int(public or 0))
 
 
+def read_site_version(engine: Engine) -> int:
+    """The change counter, read on a bare pooled DBAPI connection (no ORM, no transaction of
+    its own): it is the one query of every conditional request, and this way it costs a tenth
+    of an ORM read."""
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute("SELECT version FROM site_changes WHERE id = 1")
+        row = cursor.fetchone()
+        cursor.close()
+    finally:
+        connection.close()
+    return int(row[0]) if row else 0
+
+
 class ReaderRepository:
     """Read-only queries for the public site, in one session."""
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.records = RecordRepository(session)
+    def __init__(self, session: Session | Callable[[], Session]) -> None:
+        """`session`, or a factory called on the first query (a conditional request that is
+        answered 304 then never builds an ORM session at all)."""
+        self._session = session if isinstance(session, Session) else None
+        self._factory = None if isinstance(session, Session) else session
+        self._records: RecordRepository | None = None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            assert self._factory is not None
+            self._session = self._factory()
+        return self._session
+
+    @property
+    def records(self) -> RecordRepository:
+        if self._records is None:
+            self._records = RecordRepository(self.session)
+        return self._records
+
+    def close(self) -> None:
+        if self._session is not None and self._factory is not None:
+            self._session.close()
 
     # ------------------------------------------------------------------ change stamps
 
+    @property
+    def engine(self) -> Engine:
+        if self._session is None:
+            assert self._factory is not None
+            bind = self._factory.kw["bind"]  # type: ignore[attr-defined]
+        else:
+            bind = self._session.get_bind()
+        assert isinstance(bind, Engine)
+        return bind
+
     def site_version(self) -> int:
         """The change counter that triggers raise on every write to `records`."""
-        found = self.session.execute(
-            select(SiteChangeRow.version).where(SiteChangeRow.id == 1)).scalar_one_or_none()
-        return int(found or 0)
+        return read_site_version(self.engine)
 
     def _public_count(self) -> ColumnElement[int]:
         return func.sum(case((public_condition(), 1), else_=0))
@@ -216,6 +260,17 @@ class ReaderRepository:
         rows = self.session.execute(select(RecordRow.id, RecordRow.title)
                                     .where(RecordRow.id.in_(ids), public_condition()))
         return {rid: slugify(title) or rid for rid, title in rows}
+
+    def hottest(self, limit: int) -> tuple[Record, ...]:
+        """The hottest public records (heat, then newest); an index range scan on
+        (published, heat), unlike the general keyset query whose NULL handling needs a sort."""
+        ids = list(self.session.execute(
+            select(RecordRow.id).where(public_condition(), RecordRow.heat.is_not(None))
+            .order_by(RecordRow.heat.desc(), RecordRow.published_at.desc(), RecordRow.id.desc())
+            .limit(limit)).scalars())
+        if len(ids) < limit:
+            ids += [r.id for r in self.latest(limit=limit).records if r.id not in ids]
+        return tuple(self.records.get_many(ids[:limit]))
 
     def latest(self, *, limit: int, before: Cursor | None = None,
                sort: Sort = "newest") -> Page:

@@ -813,3 +813,12 @@ class IngestRepository:
             connection.execute(_table(T).insert(), [
                 dict(record_id=rid, title_key=key, published_at=to_db_time(when))
                 for rid, (key, when) in titles.items()])
+
+
+def mark_site_changed(session: Session) -> None:
+    """Tell the reader site that what readers see has changed although no `records` row was
+    written (e.g. an editor hid a record in a table of its own): its cached HTTP validators and
+    rendered pages are dropped.  Writes to `records` do this by themselves (triggers)."""
+    from sqlalchemy import text
+
+    session.execute(text("UPDATE site_changes SET version = version + 1 WHERE id = 1"))

@@ -24,6 +24,7 @@ from app.store.repository import RecordRepository, public_condition
 
 MARK_START, MARK_END = "\ue000", "\ue001"
 MAX_QUERY = 200
+MAX_COUNTED = 1000      # "more than 1,000 stories match": counting every match costs too much
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\ue000\ue001]")
 _TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
 
@@ -47,6 +48,10 @@ class SearchResults:
     @property
     def has_next(self) -> bool:
         return self.page * self.per_page < self.total
+
+    @property
+    def more_than_counted(self) -> bool:
+        return self.total > MAX_COUNTED
 
 
 def clean_query(raw: str) -> str:
@@ -131,16 +136,30 @@ class SearchRepository:
     def _sqlite(self, expression: str, page: int, per_page: int
                 ) -> tuple[list[tuple[str, str, str]], int]:
         where = f"records_fts MATCH :q AND {self._public_sql()}"
-        base = ("FROM records_fts JOIN records_fts_ids m ON m.fts_rowid = records_fts.rowid "
-                f"JOIN records ON records.id = m.record_id WHERE {where}")
+        # CROSS JOIN makes SQLite drive from the full-text match (its planner would otherwise
+        # scan every record and run the MATCH once for each)
+        base = ("FROM records_fts CROSS JOIN records_fts_ids m ON m.fts_rowid = records_fts.rowid "
+                f"CROSS JOIN records ON records.id = m.record_id WHERE {where}")
         params = {"q": expression, "a": MARK_START, "b": MARK_END, "limit": per_page,
                   "offset": (page - 1) * per_page}
-        total = self.session.execute(text(f"SELECT count(*) {base}"), params).scalar_one()
+        params["cap"] = MAX_COUNTED + 1
+        total = self.session.execute(text(
+            f"SELECT count(*) FROM (SELECT 1 {base} LIMIT :cap)"), params).scalar_one()  # noqa: S608
+        # rank first, on rowids only; highlight and snippet then run for one page of rows
+        # (in one query SQLite would compute them for every match before sorting)
+        ranked = (f"SELECT records_fts.rowid AS fts_rowid, records.id AS record_id, "
+                  f"bm25(records_fts, 10.0, 4.0, 1.0) AS rank, records.published_at AS at "
+                  f"{base} ORDER BY rank, at DESC LIMIT :limit OFFSET :offset")
         rows = self.session.execute(text(
-            "SELECT records.id, highlight(records_fts, 0, :a, :b), "
-            "snippet(records_fts, -1, :a, :b, '…', 28) "
-            f"{base} ORDER BY bm25(records_fts, 10.0, 4.0, 1.0), records.published_at DESC "
-            "LIMIT :limit OFFSET :offset"), params).all()
+            "SELECT page.record_id, highlight(records_fts, 0, :a, :b), "  # noqa: S608
+            # the excerpt's best passage, else the body's: never the title a second time
+            "CASE WHEN instr(snippet(records_fts, 1, :a, :b, '…', 28), :a) > 0 "
+            "OR instr(snippet(records_fts, 2, :a, :b, '…', 28), :a) = 0 "
+            "THEN snippet(records_fts, 1, :a, :b, '…', 28) "
+            "ELSE snippet(records_fts, 2, :a, :b, '…', 28) END "
+            f"FROM ({ranked}) AS page CROSS JOIN records_fts "
+            "ON records_fts.rowid = page.fts_rowid "
+            "WHERE records_fts MATCH :q ORDER BY page.rank, page.at DESC"), params).all()
         return [tuple(r) for r in rows], int(total)
 
     def _postgresql(self, query: str, page: int, per_page: int

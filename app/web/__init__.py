@@ -54,13 +54,19 @@ def build_app(settings: Settings | None = None, db: Database | None = None,
 
 def _install_site(app: Flask, settings: Settings) -> None:
     """The reader site's per-process caches, gzip and security headers (issue 6)."""
-    from app.web.http import VersionedCache, install
+    from app.store.reader import read_site_version
+    from app.web.http import BodyCache, NotModifiedShortcut, VersionedCache, install
 
     app.extensions["newsdesk.site_cache"] = VersionedCache()
+    app.extensions["newsdesk.page_bodies"] = BodyCache(size=256)
+    app.extensions["newsdesk.feed_bodies"] = BodyCache(size=128)
     install(app, static_max_age=86400)
     # gunicorn --preload builds the app once and forks: a child must not reuse the parent's
     # pooled connections (SQLAlchemy's advice for forking).
     db: Database = app.extensions["newsdesk.db"]
+    shortcut = NotModifiedShortcut(app.wsgi_app, lambda: read_site_version(db.engine))
+    app.extensions["newsdesk.not_modified"] = shortcut
+    app.wsgi_app = shortcut  # type: ignore[method-assign]
     os.register_at_fork(after_in_child=lambda: db.engine.dispose(close=False))
 
 

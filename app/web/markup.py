@@ -54,6 +54,19 @@ def render_markdown(text: str) -> Markup:
     return Markup(clean)  # noqa: S704 - sanitized by nh3 just above
 
 
+def safe_url(url: str | None) -> str:
+    """A link target from untrusted record data: http(s) and site-relative URLs pass, anything
+    else (javascript:, data:, vbscript: ...) becomes '#'."""
+    if not url:
+        return "#"
+    text = url.strip()
+    scheme = text.split(":", 1)[0].lower() if ":" in text.split("/", 1)[0] else ""
+    if scheme in ("http", "https") or (not scheme and text.startswith("/")
+                                       and not text.startswith("//")):
+        return text
+    return "#"
+
+
 def highlight(marked: str) -> Markup:
     """Text with search markers around hits -> escaped HTML with <mark> elements."""
     escaped = str(escape(marked))

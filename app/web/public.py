@@ -13,14 +13,25 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from app.record import Record, Related, record_id, slugify
 from app.store.reader import SORTS, Cursor, CursorError, ReaderRepository, Sort, Stamp
 from app.store.search import SearchRepository
 from app.web import get_db, get_settings
-from app.web.http import VersionedCache, conditional, make_validator
-from app.web.markup import highlight, render_markdown
+from app.web.http import BodyCache, VersionedCache, conditional, make_validator
+from app.web.markup import highlight, render_markdown, safe_url
 
 bp = Blueprint("public", __name__)
 
@@ -35,13 +46,15 @@ RECORD_ID = re.compile(r"^[0-9a-f]{16}$")
 
 @contextmanager
 def reader() -> Iterator[ReaderRepository]:
-    with get_db().session() as session:
-        yield ReaderRepository(session)
+    """Read-only queries for one request; the ORM session opens on the first query only."""
+    repo = ReaderRepository(get_db().sessions)
+    try:
+        yield repo
+    finally:
+        repo.close()
 
 
 def site_cache() -> VersionedCache:
-    from flask import current_app
-
     cache: VersionedCache = current_app.extensions["newsdesk.site_cache"]
     return cache
 
@@ -52,6 +65,7 @@ class Versioned:
     def __init__(self, repo: ReaderRepository) -> None:
         self.repo = repo
         self.version = repo.site_version()
+        g.newsdesk_version = self.version
 
     def get(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
         return site_cache().get(self.version, key, compute)
@@ -64,14 +78,30 @@ class Versioned:
         return list(self.get(("topics",), self.repo.topics))
 
 
+def body_cache(name: str) -> BodyCache:
+    """Rendered bodies by ETag, one cache per app (several apps may share a process)."""
+    cache: BodyCache = current_app.extensions[f"newsdesk.{name}_bodies"]
+    return cache
+
+
 def page_response(kind: str, args: tuple[Any, ...], stamp: Stamp,
                   render: Callable[[], str | Response], max_age: int | None = None) -> Response:
+    """A page answered through `conditional()`.  Rendered pages are kept by ETag, so a page
+    that has not changed is rendered once per process - except for visitors with a session
+    (editors), whose pages may carry flashed messages meant for them alone."""
     settings = get_settings()
     validator = make_validator(kind, args, stamp.token(), stamp.last_modified)
+    shareable = current_app.config["SESSION_COOKIE_NAME"] not in request.cookies
 
     def build() -> Response:
+        cached = body_cache("page").get(validator.etag) if shareable else None
+        if cached is not None:
+            return Response(cached, mimetype="text/html")
         body = render()
-        return body if isinstance(body, Response) else Response(body, mimetype="text/html")
+        response = body if isinstance(body, Response) else Response(body, mimetype="text/html")
+        if shareable and response.status_code == 200:
+            body_cache("page").put(validator.etag, response.get_data())
+        return response
 
     return conditional(validator, settings.page_max_age if max_age is None else max_age, build)
 
@@ -124,6 +154,7 @@ def _template_globals(state: Any) -> None:
         record_path=record_path, lead_image=lead_image, provider_logo=provider_logo,
         render_markdown=render_markdown, highlight=highlight, slugify=slugify,
         record_id=record_id)
+    state.app.jinja_env.filters["safe_url"] = safe_url
 
 
 @bp.app_template_filter("newsdate")
@@ -140,7 +171,7 @@ def index() -> Response:
         v = Versioned(repo)
 
         def render() -> str:
-            hot = repo.latest(limit=HOT_GROUPS, sort="hottest").records
+            hot = repo.hottest(HOT_GROUPS)
             shown = {r.id for r in hot}
             groups = []
             for record in hot:
@@ -266,6 +297,15 @@ def search() -> Response:
                                    max_page=MAX_SEARCH_PAGE)
 
         return page_response("search", (query, page), v.all_stamp(), render)
+
+
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """Browsers ask for /favicon.ico whatever the page says; answer with the site's icon."""
+
+    response = current_app.send_static_file("favicon.svg")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 @bp.get("/healthz")

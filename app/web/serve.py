@@ -7,6 +7,8 @@ The scheduler runs in this process beside the server threads, never inside `crea
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 from collections.abc import Callable
 
 from app.config import Settings
@@ -32,6 +34,11 @@ def serve_site(settings: Settings, db: Database, *, host: str, port: int,
     shown_host = f"[{host}]" if ":" in host else host
     echo(f"Newsdesk is serving on http://{shown_host}:{server.effective_port}/"
          f"{' with the scheduler' if scheduler else ''} (Ctrl-C to stop)")
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt     # SIGTERM (systemd, docker stop) shuts down like Ctrl-C
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
     try:
         server.run()
     except KeyboardInterrupt:

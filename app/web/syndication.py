@@ -25,9 +25,9 @@ from werkzeug.urls import iri_to_uri
 from app.record import Record
 from app.store.reader import ReaderRepository, Stamp, TopicSummary
 from app.web import get_settings
-from app.web.http import BodyCache, conditional, make_validator
-from app.web.markup import render_markdown
-from app.web.public import Versioned, reader, record_path
+from app.web.http import conditional, make_validator
+from app.web.markup import render_markdown, safe_url
+from app.web.public import Versioned, body_cache, reader, record_path
 
 bp = Blueprint("syndication", __name__)
 
@@ -38,7 +38,6 @@ FORMATS: dict[str, tuple[str, str]] = {
     "atom": ("atom.xml", "application/atom+xml; charset=utf-8"),
     "json": ("feed.json", "application/feed+json; charset=utf-8"),
 }
-body_cache = BodyCache(size=128)
 
 
 def base_url() -> str:
@@ -71,10 +70,19 @@ class FeedInfo:
         self.self_url = absolute(feed_urls(topic)[kind])
 
 
+def _article_link(record: Record) -> str:
+    """The article's own URL, unless it is not a web link (then the record's page here)."""
+    link = safe_url(record.web_url)
+    return link if link != "#" else record_path(record)
+
+
 def _image(record: Record) -> tuple[str, str] | None:
     if not record.images:
         return None
-    url = absolute(record.images[0].url)
+    source = safe_url(record.images[0].url)
+    if source == "#":
+        return None
+    url = absolute(source)
     kind = mimetypes.guess_type(url.split("?", 1)[0])[0] or "image/jpeg"
     return url, kind if kind.startswith("image/") else "image/jpeg"
 
@@ -106,7 +114,7 @@ def _entry(fg: FeedGenerator, record: Record, kind: str) -> None:
     else:
         fe.id(f"urn:newsdesk:{record.id}")
     fe.title(record.title)
-    fe.link(href=absolute(record.web_url))
+    fe.link(href=absolute(_article_link(record)))
     fe.description(record.excerpt or record.title)
     if record.body.strip():
         fe.content(str(render_markdown(record.body)), type="html")
@@ -140,7 +148,7 @@ def render_json(info: FeedInfo, records: tuple[Record, ...]) -> bytes:
         item: dict[str, Any] = {
             "id": record.id,
             "url": absolute(record_path(record)),
-            "external_url": absolute(record.web_url),
+            "external_url": absolute(_article_link(record)),
             "title": record.title,
             "summary": record.excerpt,
             "date_published": record.published_at.isoformat().replace("+00:00", "Z"),
@@ -186,10 +194,10 @@ def _feed(kind: str, topic_slug: str | None) -> Response:
         mimetype = FORMATS[kind][1]
 
         def render() -> Response:
-            cached = body_cache.get(validator.etag)
+            cached = body_cache("feed").get(validator.etag)
             if cached is None:
                 cached = _render_feed(repo, topic, stamp, kind, settings.feed_entries)
-                body_cache.put(validator.etag, cached)
+                body_cache("feed").put(validator.etag, cached)
             return Response(cached, content_type=mimetype)
 
         return conditional(validator, settings.feed_max_age, render)

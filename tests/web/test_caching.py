@@ -70,7 +70,8 @@ def test_304_is_answered_without_rendering(site: Site, monkeypatch: pytest.Monke
     import app.web.syndication as syndication
 
     monkeypatch.setattr(syndication, "_render_feed", refuse)
-    monkeypatch.setattr(syndication.body_cache, "get", refuse)
+    monkeypatch.setattr(site.app.extensions["newsdesk.feed_bodies"], "get", refuse)
+    monkeypatch.setattr(site.app.extensions["newsdesk.page_bodies"], "get", refuse)
     monkeypatch.setattr(public, "render_template", refuse)
     monkeypatch.setattr(public.ReaderRepository, "topic_records", refuse)
     assert site.client.get(feed, headers={"If-None-Match": feed_tag}).status_code == 304
@@ -119,3 +120,45 @@ def test_gzip(site: Site) -> None:
     page = site.client.get("/", headers={"Accept-Encoding": "gzip"})
     assert page.headers["Content-Encoding"] == "gzip"
     assert b"<html" in gzip.decompress(page.data)
+
+
+def test_mark_site_changed_drops_cached_validators(site: Site) -> None:
+    from app.store.repository import mark_site_changed
+
+    etag = site.client.get("/").headers["ETag"]
+    with site.db.session() as session:     # e.g. an editor's hide table changed
+        mark_site_changed(session)
+    # the stamp is recomputed; nothing about the records changed, so the ETag stays valid
+    assert site.client.get("/", headers={"If-None-Match": etag}).status_code == 304
+
+
+def test_repeated_conditional_requests_are_answered_before_flask(site: Site) -> None:
+    path = TOPIC + "feed.xml"
+    first = site.client.get(path, headers={"Accept-Encoding": "gzip"})
+    etag = first.headers["ETag"]
+    view = site.app.view_functions["syndication.rss_topic"]
+
+    def refuse(**kwargs: object) -> None:
+        raise AssertionError("Flask ran for a request the shortcut can answer")
+
+    site.app.view_functions["syndication.rss_topic"] = refuse
+    again = site.client.get(path, headers={"If-None-Match": etag, "Accept-Encoding": "gzip"})
+    assert again.status_code == 304 and again.data == b""
+    assert again.headers["ETag"] == etag
+    assert again.headers["Cache-Control"] == "public, max-age=900"
+    assert again.headers["Last-Modified"] == first.headers["Last-Modified"]
+    site.app.view_functions["syndication.rss_topic"] = view
+    record = in_topic(site)[0]
+    site.save(record.replace(title="Changed again"), minutes=9)
+    changed = site.client.get(path, headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and "Changed again" in changed.get_data(as_text=True)
+    # a visitor with a cookie (an editor) always goes through Flask
+    site.client.set_cookie("session", "x")
+    site.app.view_functions["syndication.rss_topic"] = refuse
+    new_tag = changed.headers["ETag"]
+    try:
+        site.client.get(path, headers={"If-None-Match": new_tag})
+    except AssertionError as exc:
+        assert "Flask ran" in str(exc)
+    else:
+        raise AssertionError("the request with a cookie did not reach Flask")

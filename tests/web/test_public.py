@@ -222,3 +222,16 @@ def test_related_coverage_links_inside_when_the_story_is_here(site: Site) -> Non
                              related=(), published=True, heat=-1))
     html = site.client.get(f"/items/{record.id}/{record.slug}").get_data(as_text=True)
     assert f'href="/items/{record_id(target.web_url)}/{slugify(target.title or "")}"' in html
+
+
+def test_links_from_records_cannot_carry_scripts(site: Site) -> None:
+    from app.record import Image
+
+    base = site.public[0]
+    evil = base.replace(web_url="javascript:alert(1)", amp_web_url="data:text/html,x",
+                        images=(Image(url="javascript:alert(2)"),), title="Evil links")
+    site.save(evil)
+    html = site.client.get(f"/items/{evil.id}/{evil.slug}").get_data(as_text=True)
+    assert "javascript:" not in html and "data:text" not in html
+    for feed in ("/feed.xml", "/atom.xml", "/feed.json"):
+        assert "javascript:" not in site.client.get(feed).get_data(as_text=True)
