@@ -4,6 +4,10 @@ like it, this is a repository: queries in, domain types out, no Flask, the clock
 
 Record changes go through RecordRepository.save, so the database, its content hash (the
 validator of public caches) and the exported record file stay one and the same record.
+
+Editor notes live inside the record's `secured` value when it has one that opens with our keys
+(given as `keyring`), and in `record_reviews.notes` otherwise: no keyring, no secured value, or
+a foreign one (which is never rewritten).  Readers take them from wherever they live.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from app.editors import (
 )
 from app.errors import AuthError, EditError, StaleEditError, UnknownRecordError
 from app.record import Record, dump_yaml, load_yaml
+from app.secured import Keyring, editor_notes, read_private, with_editor_notes
 from app.store.models import (
     ApiTokenRow,
     AuditRow,
@@ -149,9 +154,10 @@ def _yaml(value: Any) -> str:
 
 
 class EditorialRepository:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, keyring: Keyring | None = None) -> None:
         self.session = session
         self.records = RecordRepository(session)
+        self.keyring = keyring
 
     # ------------------------------------------------------------------ accounts
 
@@ -367,13 +373,26 @@ class EditorialRepository:
             mark_site_changed(self.session)
         return Decision(action, tuple(changed), tuple(unchanged))
 
-    # ------------------------------------------------------------------ edits
+    # ------------------------------------------------------------------ notes and edits
+
+    def notes_in_secured(self, record: Record) -> bool:
+        """Whether the record's notes live in its `secured` value: it has one and it opens
+        with our keys."""
+        return (self.keyring is not None and bool((record.secured or "").strip())
+                and read_private(record, self.keyring) is not None)
+
+    def notes(self, record: Record, review: Review | None) -> str:
+        """The editors' notes on a record, from wherever they live.  Notes written to the
+        database before the record had a secured value of ours still show until replaced."""
+        kept = review.notes if review else ""
+        if self.keyring is not None and self.notes_in_secured(record):
+            return editor_notes(record, self.keyring) or kept
+        return kept
 
     def version(self, record: Record) -> str:
         """What an edit form carries to tell a stale form: the record's content hash and the
-        editors' notes, which live beside the record."""
-        review = self.review(record.id)
-        return form_version(record, review.notes if review else "")
+        editors' notes (also part of the hash when they live in `secured`)."""
+        return form_version(record, self.notes(record, self.review(record.id)))
 
     def edit(self, rid: str, changes: RecordChanges, *, version: str | None, actor: str,
              now: datetime, via: str = "web") -> list[str]:
@@ -387,8 +406,7 @@ class EditorialRepository:
         if not fields:
             raise EditError("nothing to change: give title, excerpt, topics or notes")
         current: dict[str, Any] = {"title": record.title, "excerpt": record.excerpt,
-                                   "topics": record.topics,
-                                   "notes": review.notes if review else ""}
+                                   "topics": record.topics, "notes": self.notes(record, review)}
         row = self.session.get(RecordReviewRow, rid)
         overrides = load_yaml(row.overrides) if row is not None and row.overrides else {}
         if not isinstance(overrides, dict):
@@ -404,11 +422,17 @@ class EditorialRepository:
         if not changed:
             return []
         values: dict[str, Any] = {"overrides": _yaml(overrides) if overrides else None}
+        save = bool(set(changed) - {"notes"})        # the overrides give the new values
         if "notes" in changed:
-            values["notes"] = fields["notes"]
+            if self.keyring is not None and self.notes_in_secured(record):
+                record = with_editor_notes(record, fields["notes"], self.keyring)
+                values["notes"] = None               # no plain copy left in the database
+                save = True
+            else:
+                values["notes"] = fields["notes"]
         self._upsert_review(rid, now=now, by=actor, **values)
-        if set(changed) - {"notes"}:
-            self.records.save(record, now=now)       # the overrides give the new values
+        if save:
+            self.records.save(record, now=now)
         self.audit(actor, "edit", "record", rid, now=now, fields=changed, via=via,
                    **{f: fields[f] for f in changed if f != "notes"})
         return changed
@@ -447,7 +471,7 @@ class EditorialRepository:
         for r in records:
             review = reviews.get(r.id)
             out.append((r, review.state if review else "queued",
-                        form_version(r, review.notes if review else "")))
+                        form_version(r, self.notes(r, review))))
         return out, total
 
     def recent_records(self, limit: int = 500) -> list[Record]:

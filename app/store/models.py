@@ -265,7 +265,8 @@ class RecordReviewRow(Base):
     """An editor's standing decision on a record: `state` is published, unpublished or hidden
     (hidden is sticky: saving the record again never makes it public); `overrides` holds the
     edited fields as YAML, applied whenever the record is saved again; `notes` are the
-    editors' notes (until the `secured` field carries them)."""
+    editors' notes of a record whose `secured` value is not ours to write (none, or foreign);
+    otherwise they live inside `secured` (app/store/editorial.py)."""
 
     __tablename__ = "record_reviews"
 

@@ -20,7 +20,7 @@ from app.errors import EditError
 from app.record import Record, format_datetime
 from app.store.editorial import EditorialRepository
 from app.web import get_db
-from app.web.editor_base import now
+from app.web.editor_base import keyring, now
 from app.web.editor_feeds import source_hosts
 
 bp = Blueprint("editor_api", __name__, url_prefix="/editor/api")
@@ -95,20 +95,23 @@ def queue() -> Response:
     """Same filters as the queue page: state, q, topic, provider, source, quality, sort,
     page, per_page."""
     f = queue_filter(request.args)
+    keys = keyring()
     with get_db().session() as s:
-        items, total = EditorialRepository(s).queue(f, source_hosts=source_hosts(f.source))
+        items, total = EditorialRepository(s, keys).queue(f,
+                                                          source_hosts=source_hosts(f.source))
     return jsonify({"total": total, "page": f.page, "per_page": f.per_page,
                     "records": [record_json(*item) for item in items]})
 
 
 @bp.route("/records/<rid>", methods=["GET"])
 def record(rid: str) -> Response:
+    keys = keyring()
     with get_db().session() as s:
-        repo = EditorialRepository(s)
+        repo = EditorialRepository(s, keys)
         found = repo.require(clean_ids([rid]))[0]
         review = repo.review(rid)
         body = record_json(found, review.state if review else "queued", repo.version(found))
-        body["notes"] = review.notes if review else ""
+        body["notes"] = repo.notes(found, review)
         body["originals"] = repo.originals(rid)
     return jsonify(body)
 
@@ -144,8 +147,9 @@ def edit(rid: str) -> Response:
     if version is not None and not isinstance(version, str):
         raise EditError("expected the version string from GET", field="version")
     rid = clean_ids([rid])[0]
+    keys = keyring()
     with get_db().session() as s:
-        repo = EditorialRepository(s)
+        repo = EditorialRepository(s, keys)
         changed = repo.edit(rid, changes, version=version, actor=_editor().name, now=now(),
                             via="api")
         found = repo.require([rid])[0]

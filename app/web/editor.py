@@ -38,6 +38,7 @@ from app.web.editor_base import (
     client_address,
     current_editor,
     editor_blueprint,
+    keyring,
     login_required,
     now,
     throttle,
@@ -104,8 +105,10 @@ def queue() -> Any:
     from app.web.editor_feeds import source_hosts
 
     f = queue_filter(request.args)
+    keys = keyring()
     with get_db().session() as s:
-        items, total = EditorialRepository(s).queue(f, source_hosts=source_hosts(f.source))
+        items, total = EditorialRepository(s, keys).queue(f,
+                                                          source_hosts=source_hosts(f.source))
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     pages = max(1, -(-total // f.per_page))
     return render_template("editor/queue.html", items=items, total=total, f=f, pages=pages,
@@ -140,18 +143,19 @@ def decide() -> Response:
 
 def _record_page(rid: str, *, status: int = 200, error: EditError | None = None,
                  form: dict[str, str] | None = None) -> tuple[str, int]:
+    keys = keyring()
     with get_db().session() as s:
-        repo = EditorialRepository(s)
+        repo = EditorialRepository(s, keys)
         found = repo.records.get(rid)
         if found is None:
             raise UnknownRecordError([rid])
         review = repo.review(rid)
+        notes = repo.notes(found, review)
         edits = repo.edits(rid)
         originals = repo.originals(rid)
         version = repo.version(found)
     values = form or {"title": found.title, "excerpt": found.excerpt,
-                      "topics": "\n".join(found.topics),
-                      "notes": review.notes if review else ""}
+                      "topics": "\n".join(found.topics), "notes": notes}
     return render_template("editor/record.html", record=found, review=review, edits=edits,
                            originals=originals, version=version, values=values,
                            error=error), status
@@ -170,8 +174,9 @@ def edit_record(rid: str) -> Any:
     form = {k: request.form.get(k, "") for k in ("title", "excerpt", "topics", "notes")}
     try:
         changes = changes_from(form)
+        keys = keyring()
         with get_db().session() as s:
-            changed = EditorialRepository(s).edit(
+            changed = EditorialRepository(s, keys).edit(
                 rid, changes, version=request.form.get("version", ""), actor=editor.name,
                 now=now())
     except UnknownRecordError:

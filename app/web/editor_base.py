@@ -27,8 +27,10 @@ from wtforms import ValidationError
 
 from app.auth import Editor, LoginThrottle
 from app.errors import EditError
+from app.keystore import load_keyring
+from app.secured import Keyring
 from app.store.editorial import EditorialRepository
-from app.web import get_db
+from app.web import get_db, get_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -66,6 +68,13 @@ def configure_app(app: Flask) -> None:
 def now() -> datetime:
     clock = current_app.config.get("NEWSDESK_CLOCK")
     return clock() if clock else datetime.now(UTC)
+
+
+def keyring() -> Keyring:
+    """The keyring of `secured`, for the pages that read or write editor notes (they live in a
+    record's secured value when it opens with these keys).  Loaded before a page opens its
+    own database session: the first load creates the keyring in a session of its own."""
+    return load_keyring(get_db(), get_settings(), now=now())
 
 
 def throttle() -> LoginThrottle:
