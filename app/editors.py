@@ -200,6 +200,8 @@ class SourceHealth:
     error_count: int = 0
     last_error: str = ""
     next_due_at: datetime | None = None
+    disabled: bool = False         # after a 410 or too many failures in a row
+    disabled_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -298,7 +300,8 @@ def clean_source_url(value: object) -> str:
 
 class SourceCatalog(Protocol):
     """What ingestion tells the editor pages about sources and topics.  The app takes it from
-    the NEWSDESK_SOURCE_CATALOG config value; without one, only editor-added sources show."""
+    the NEWSDESK_SOURCE_CATALOG config value (app/catalog.py's by default); without one, only
+    editor-added sources show.  A method may raise ConfigError when feeds/ does not load."""
 
     def configured(self) -> list[ConfiguredSource]: ...
 
