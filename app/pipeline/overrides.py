@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from app.editors import SourceSettings
+from app.editors import SourceSettings, added_source_name
 from app.record import slugify
 from app.sources import SEARCH_HOSTS, FeedConfig, FeedSource, Topic
 from app.topicrules import TopicRule
@@ -42,7 +42,7 @@ def _changed(source: FeedSource, s: SourceSettings) -> FeedSource:
 
 def _added(s: SourceSettings, taken: set[str]) -> FeedSource:
     host = (urlsplit(s.url).hostname or s.url).lower()
-    name = s.name or host
+    name = added_source_name(s)
     if name in taken:
         name = f"{name} ({s.url})"
     return FeedSource(name=name, url=s.url, topics=s.topics or (),
