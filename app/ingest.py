@@ -171,16 +171,20 @@ class Ingestor:
     def interval(self, source: FeedSource) -> float:
         return float(source.interval or self.settings.fetch_interval)
 
-    def select(self, *, names: Iterable[str] | None = None, every: bool = False
-               ) -> list[tuple[FeedSource, SourceState]]:
-        """The sources to fetch now: the due ones and those an editor asked for, every enabled
-        one, or those named.  A source an editor paused is fetched only when named."""
-        wanted = list(names or ())
+    def follow_editors(self) -> None:
+        """Take up editors' current changes to feeds/ (sources, fetch requests, topic rules)."""
         with self.db.session() as session:
             editors = EditorSettingsRepository(session)
             plan = apply_editor_changes(self.feeds, editors.sources(), editors.topic_rules())
         self.config, self.requested = plan.config, dict(plan.requested)
         self.classifier = Classifier(self.config.topics)
+
+    def select(self, *, names: Iterable[str] | None = None, every: bool = False
+               ) -> list[tuple[FeedSource, SourceState]]:
+        """The sources to fetch now: the due ones and those an editor asked for, every enabled
+        one, or those named.  A source an editor paused is fetched only when named."""
+        wanted = list(names or ())
+        self.follow_editors()
         unknown = [n for n in wanted if self.config.source(n) is None]
         if unknown:
             raise ConfigError(f"no source named {', '.join(map(repr, unknown))} in feeds/",
