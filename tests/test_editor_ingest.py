@@ -39,6 +39,8 @@ sources:
   - name: Broken Feed
     url: {broken}
     interval: 60m
+  - name: Gone Feed
+    url: {gone}
 auto-publish:
   - {{kind: publisher, topic: AI}}
 """
@@ -68,8 +70,9 @@ class Desk:
         self.url = server.serve("/feed.xml", rss("Machine learning flags sepsis early",
                                                  "Hospital opens a new wing"))
         self.feeds = tmp_path / "feeds.yaml"
-        self.feeds.write_text(FEEDS.format(url=self.url, broken=server.url("/missing.xml")),
-                              encoding="utf-8")
+        gone = server.serve("/gone.xml", "", status=410)
+        self.feeds.write_text(FEEDS.format(url=self.url, broken=server.url("/missing.xml"),
+                                           gone=gone), encoding="utf-8")
         self.settings = Settings.from_env(
             {}, data_dir=tmp_path, feeds=self.feeds, secret_key="s",
             allow_private_networks=True, fetch_timeout=2, fetch_deadline=5, parse_processes=1)
@@ -113,7 +116,7 @@ def test_the_sources_page_shows_the_sources_of_feeds_with_their_health(desk: Des
     before = desk.page()
     assert "Loopback Health" in before and desk.url in before and "not fetched yet" in before
     summary = desk.fetch()
-    assert (summary.fetched, summary.failed, summary.new) == (1, 1, 2)
+    assert (summary.fetched, summary.failed, summary.new) == (1, 2, 2)
     page = desk.page()
     healthy = row(page, "Loopback Health")
     for shown in ("HTTP 200", "last fetch 2026-11-25 12:00", "0 errors",
@@ -121,6 +124,8 @@ def test_the_sources_page_shows_the_sources_of_feeds_with_their_health(desk: Des
         assert shown in healthy, shown
     broken = row(page, "Broken Feed")
     assert "HTTP 404" in broken and "1 error" in broken and "404" in broken
+    gone = row(page, "Gone Feed")
+    assert "HTTP 410" in gone and "disabled" in gone and "410" in gone
 
 
 def test_a_paused_source_is_not_fetched_until_resumed(desk: Desk) -> None:
