@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
+from urllib.parse import urlsplit
 
 from app.errors import EditError
 from app.topicrules import TopicRule
@@ -200,6 +201,8 @@ class SourceHealth:
     error_count: int = 0
     last_error: str = ""
     next_due_at: datetime | None = None
+    disabled: bool = False         # after a 410 or too many failures in a row
+    disabled_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -241,6 +244,11 @@ class SourceView:
     health: SourceHealth | None
 
 
+def added_source_name(s: SourceSettings) -> str:
+    """What a source an editor added is called: the name given, else its URL's host."""
+    return s.name or (urlsplit(s.url).hostname or s.url).lower()
+
+
 def merge_sources(configured: list[ConfiguredSource], settings: list[SourceSettings],
                   health: Mapping[str, SourceHealth]) -> list[SourceView]:
     by_url = {s.url: s for s in settings}
@@ -260,7 +268,7 @@ def merge_sources(configured: list[ConfiguredSource], settings: list[SourceSetti
     for s in settings:
         if s.url in seen or not s.added:
             continue
-        views.append(SourceView(url=s.url, name=s.name or s.url,
+        views.append(SourceView(url=s.url, name=added_source_name(s),
                                 interval_minutes=s.interval_minutes, topics=s.topics or (),
                                 paused=s.paused, added=True,
                                 fetch_requested_at=s.fetch_requested_at,
@@ -298,7 +306,8 @@ def clean_source_url(value: object) -> str:
 
 class SourceCatalog(Protocol):
     """What ingestion tells the editor pages about sources and topics.  The app takes it from
-    the NEWSDESK_SOURCE_CATALOG config value; without one, only editor-added sources show."""
+    the NEWSDESK_SOURCE_CATALOG config value (app/catalog.py's by default); without one, only
+    editor-added sources show.  A method may raise ConfigError when feeds/ does not load."""
 
     def configured(self) -> list[ConfiguredSource]: ...
 

@@ -37,11 +37,13 @@ from app.errors import ConfigError
 from app.pipeline.classify import Classifier
 from app.pipeline.fetch import FetchLimits, FetchResult, fetch_feed, make_client
 from app.pipeline.normalize import Normalized
+from app.pipeline.overrides import FetchRequest, apply_editor_changes
 from app.pipeline.state import SourceState, after_fetch
 from app.pipeline.store import StoreCounts, store_entries
 from app.pipeline.work import init_process, parse_body, parse_in_process
 from app.sources import FeedConfig, FeedSource
 from app.store.db import Database
+from app.store.editor_settings import EditorSettingsRepository
 from app.store.repository import IngestRepository, RecordRepository
 
 log = logging.getLogger(__name__)
@@ -147,11 +149,14 @@ def _retrying(action: Callable[[], None], attempts: int = 6) -> None:
 # --------------------------------------------------------------------------- the pass
 
 class Ingestor:
-    """Runs passes for one configuration on one database."""
+    """Runs passes for one configuration on one database.  Each pass follows feeds/ as editors
+    changed it (app/pipeline/overrides.py): their paused, re-timed, re-topiced and added
+    sources, their "fetch now" requests and their topic rules."""
 
     def __init__(self, db: Database, settings: Settings, config: FeedConfig, *,
                  clock: Clock = utcnow, rng: random.Random | None = None) -> None:
-        self.db, self.settings, self.config = db, settings, config
+        self.db, self.settings, self.feeds, self.config = db, settings, config, config
+        self.requested: dict[str, FetchRequest] = {}
         self.clock = clock
         self.rng = rng or random.Random()
         self.classifier = Classifier(config.topics)
@@ -166,10 +171,20 @@ class Ingestor:
     def interval(self, source: FeedSource) -> float:
         return float(source.interval or self.settings.fetch_interval)
 
+    def follow_editors(self) -> None:
+        """Take up editors' current changes to feeds/ (sources, fetch requests, topic rules)."""
+        with self.db.session() as session:
+            editors = EditorSettingsRepository(session)
+            plan = apply_editor_changes(self.feeds, editors.sources(), editors.topic_rules())
+        self.config, self.requested = plan.config, dict(plan.requested)
+        self.classifier = Classifier(self.config.topics)
+
     def select(self, *, names: Iterable[str] | None = None, every: bool = False
                ) -> list[tuple[FeedSource, SourceState]]:
-        """The sources to fetch now: the due ones, every enabled one, or those named."""
+        """The sources to fetch now: the due ones and those an editor asked for, every enabled
+        one, or those named.  A source an editor paused is fetched only when named."""
         wanted = list(names or ())
+        self.follow_editors()
         unknown = [n for n in wanted if self.config.source(n) is None]
         if unknown:
             raise ConfigError(f"no source named {', '.join(map(repr, unknown))} in feeds/",
@@ -185,9 +200,25 @@ class Ingestor:
             if wanted:
                 if source.name in wanted:
                     chosen.append((source, state))
-            elif source.enabled and not state.disabled and (every or state.is_due(now)):
+            elif source.enabled and (source.name in self.requested or (
+                    not state.disabled and (every or state.is_due(now)))):
                 chosen.append((source, state))
         return chosen
+
+    def _consume_requests(self, fetched: Iterable[str]) -> None:
+        """Editors' "fetch now" requests of the sources this pass fetched are done (a request
+        made meanwhile stays)."""
+        done = [self.requested[name] for name in fetched if name in self.requested]
+        if not done:
+            return
+
+        def write() -> None:
+            with self.db.session() as session:
+                repo = EditorSettingsRepository(session)
+                for request in done:
+                    repo.fetch_done(request.url, asked_at=request.at)
+
+        _retrying(write)
 
     def _lease(self, batch: list[FeedSource]) -> tuple[list[tuple[FeedSource, SourceState]],
                                                          int]:
@@ -304,6 +335,7 @@ class Ingestor:
             parsers = ProcessPoolExecutor(processes, mp_context=get_context("spawn"),
                                           initializer=init_process, initargs=(self.config,))
         quiet: list[tuple[SourceOutcome, SourceState]] = []   # outcomes with no entries
+        fetched: list[str] = []
 
         def flush_quiet() -> None:
             if quiet:
@@ -337,6 +369,7 @@ class Ingestor:
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
                     for future in done:
                         outcome = self._outcome(future, *jobs.pop(future))
+                        fetched.append(outcome.source.name)
                         if outcome.items:
                             self._store(outcome, summary)
                         else:
@@ -344,6 +377,7 @@ class Ingestor:
                     if len(quiet) >= QUIET_BATCH or not pending:
                         flush_quiet()
                 flush_quiet()
+            self._consume_requests(fetched)
         finally:
             client.close()
             if parsers is not None:

@@ -6,7 +6,8 @@ A file may hold any of these top-level lists:
     sources:      name, url; optional provider, topics, interval, enabled, kind, type
     topics:       name; optional slug, parent, match {any, all, exclude, case_sensitive, fields}
     providers:    domain, name; optional quality (the provider's prior), aliases
-    auto-publish: rules; each may name source(s), topic, kind and min_quality
+    auto-publish: rules; each may name source(s) (by name, or by feed URL for a source an
+                  editor added), topic, kind and min_quality
 
 Every error is a ConfigError naming the file, the line and the key at fault.
 """
@@ -40,6 +41,7 @@ class FeedSource:
     enabled: bool = True
     kind: str = "publisher"              # publisher | search
     type: str = "article"                # the record type of its entries (article, paper, ...)
+    added: bool = False                  # added by an editor (not in feeds/)
 
 
 @dataclass(frozen=True)
@@ -77,13 +79,17 @@ class ProviderInfo:
 
 @dataclass(frozen=True)
 class AutoPublishRule:
-    sources: tuple[str, ...] = ()        # empty: any source
+    """A source added by an editor is published by a rule that names it (by name or URL) and
+    by no other: editors vet what they add before its records go public."""
+
+    sources: tuple[str, ...] = ()        # names (or feed URLs); empty: any source of feeds/
     topic: str | None = None             # the record must carry this topic
     kind: str | None = None              # the source must be of this kind
     min_quality: int | None = None
 
     def matches(self, source: FeedSource, topics: tuple[str, ...], quality: int | None) -> bool:
-        if self.sources and source.name not in self.sources:
+        named = source.name in self.sources or source.url in self.sources
+        if (self.sources or source.added) and not named:
             return False
         if self.kind and source.kind != self.kind:
             return False
@@ -415,7 +421,7 @@ def _check_whole(config: FeedConfig, parts: list[tuple[Path, FeedConfig]]) -> No
                                   path=_origin(parts, "sources", s.name), key="sources")
     for rule in config.auto_publish:
         for name in rule.sources:
-            if name not in seen:
+            if name not in seen and not name.startswith(("http://", "https://")):
                 raise ConfigError(f"auto-publish names an unknown source {name!r}",
                                   path=str(parts[0][0]) if parts else None, key="auto-publish")
         if rule.topic and rule.topic not in names:

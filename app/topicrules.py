@@ -1,23 +1,26 @@
-"""Topic rules: which records belong to a topic, decided from their title and excerpt.
+"""Topic rules as editors see them: which records belong to a topic, decided from their title
+and excerpt.
 
-A rule is a list of phrases and a list of exclusions.  A record matches when any phrase occurs
-in its text and no exclusion does.  Phrases match whole words, case-insensitively; inside a
-phrase any run of spaces or hyphens matches any other ("machine learning" finds
-"machine-learning"); a trailing `*` matches any word ending ("radiolog*" finds "radiology" and
-"radiologists").  Pure: no IO; the editor pages and ingestion's classifier share it.
+An editor's rule is a list of phrases and a list of exclusions: a record matches when any phrase
+occurs in its text and no exclusion does.  A rule from feeds/*.yaml may also carry `all` groups
+and case-sensitive phrases.  The matching itself is ingestion's (`RuleMatcher` in
+app/pipeline/classify.py), so the editors' preview and the classifier always agree: phrases match
+whole words, case-insensitively; spaces and hyphens inside a phrase match each other; a trailing
+`*` matches any word ending.  Pure: no IO.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
 from app.errors import EditError
+from app.pipeline.classify import RuleMatcher
+from app.sources import TopicRule as FeedRule
 
 MAX_PHRASES = 200
 MAX_PHRASE_LENGTH = 200
+FIELDS = ("title", "excerpt")      # what the preview sees of a record; all an editor rule reads
 
 
 @dataclass(frozen=True)
@@ -25,49 +28,31 @@ class TopicRule:
     topic: str
     phrases: tuple[str, ...]
     exclude: tuple[str, ...] = ()
+    all_of: tuple[tuple[str, ...], ...] = ()       # feeds/ rules only: one phrase of each group
+    case_sensitive: tuple[str, ...] = ()           # feeds/ rules only
+
+    def as_feed_rule(self) -> FeedRule:
+        """The rule in ingestion's terms (what the classifier applies)."""
+        return FeedRule(any=self.phrases, all=self.all_of, exclude=self.exclude,
+                        case_sensitive=self.case_sensitive, fields=FIELDS)
+
+    @classmethod
+    def from_feed_rule(cls, topic: str, rule: FeedRule) -> TopicRule:
+        return cls(topic, rule.any, rule.exclude, rule.all, rule.case_sensitive)
 
     @cached_property
-    def _phrase_rx(self) -> re.Pattern[str] | None:
-        return _compile(self.phrases)
-
-    @cached_property
-    def _exclude_rx(self) -> re.Pattern[str] | None:
-        return _compile(self.exclude)
+    def _matcher(self) -> RuleMatcher:
+        return RuleMatcher.of(self.as_feed_rule())
 
     def first_match(self, text: str) -> str | None:
         """The phrase text that made `text` match, or None when it does not match."""
-        if self._phrase_rx is None:
-            return None
-        found = self._phrase_rx.search(text)
-        if found is None:
-            return None
-        if self._exclude_rx is not None and self._exclude_rx.search(text):
-            return None
-        return found.group(0)
+        return self._matcher.first_match(text)
 
     def matches(self, text: str) -> bool:
         return self.first_match(text) is not None
 
     def as_mapping(self) -> dict[str, list[str]]:
         return {"phrases": list(self.phrases), "exclude": list(self.exclude)}
-
-
-def _phrase_pattern(phrase: str) -> str:
-    wildcard = phrase.endswith("*")
-    words = [w for w in re.split(r"[\s\-]+", phrase.rstrip("*")) if w]
-    body = r"[\s\-]+".join(re.escape(w) for w in words)
-    start = r"(?<!\w)" if words and re.match(r"\w", words[0]) else ""
-    if wildcard:
-        return start + body + r"\w*"
-    end = r"(?!\w)" if words and re.search(r"\w$", words[-1]) else ""
-    return start + body + end
-
-
-def _compile(phrases: Iterable[str]) -> re.Pattern[str] | None:
-    patterns = [_phrase_pattern(p) for p in phrases if p.strip("* \t-")]
-    if not patterns:
-        return None
-    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
 
 
 def _lines(text: str, field: str) -> tuple[str, ...]:

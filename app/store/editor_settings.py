@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.editors import SourceSettings
@@ -70,6 +70,13 @@ class EditorSettingsRepository:
             row.updated_at, row.updated_by = to_db_time(now), by  # type: ignore[assignment]
         self.session.flush()
         return changed
+
+    def fetch_done(self, url: str, *, asked_at: datetime) -> None:
+        """A "fetch now" request made at `asked_at` (or before) is done."""
+        self.session.execute(update(EditorSourceRow).where(
+            EditorSourceRow.url == url,
+            EditorSourceRow.fetch_requested_at <= to_db_time(asked_at))
+            .values(fetch_requested_at=None))
 
     # ------------------------------------------------------------------ topic rules
 

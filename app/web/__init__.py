@@ -40,6 +40,11 @@ def build_app(settings: Settings | None = None, db: Database | None = None,
     app.config.update(config)
     app.extensions["newsdesk.settings"] = settings
     app.extensions["newsdesk.db"] = db or Database(settings.database_url)
+    if "NEWSDESK_SOURCE_CATALOG" not in app.config:
+        from app.catalog import IngestCatalog
+
+        app.config["NEWSDESK_SOURCE_CATALOG"] = IngestCatalog(app.extensions["newsdesk.db"],
+                                                              settings)
     if settings.trusted_proxies > 0:
         # behind N reverse proxies: the client's address and scheme come from their headers
         from werkzeug.middleware.proxy_fix import ProxyFix

@@ -12,15 +12,17 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from werkzeug.wrappers import Response
 
 from app.editors import (
+    ConfiguredSource,
     EditError,
     EmptyCatalog,
     SourceCatalog,
+    SourceView,
     clean_interval,
     clean_source_url,
     clean_topics,
     merge_sources,
 )
-from app.errors import BlockedAddressError
+from app.errors import BlockedAddressError, ConfigError
 from app.pipeline.netguard import check_url
 from app.store.editor_settings import EditorSettingsRepository
 from app.store.editorial import EditorialRepository
@@ -46,20 +48,33 @@ def source_hosts(source: str) -> tuple[str, ...]:
     return (host,) if host else ()
 
 
+def configured_sources() -> tuple[list[ConfiguredSource], str]:
+    """The sources of feeds/, and what is wrong with feeds/ when it does not load."""
+    try:
+        return catalog().configured(), ""
+    except ConfigError as exc:
+        return [], str(exc)
+
+
+def source_views() -> tuple[list[SourceView], str]:
+    configured, problem = configured_sources()
+    with get_db().session() as s:
+        settings = EditorSettingsRepository(s).sources()
+    return merge_sources(configured, settings, catalog().health()), problem
+
+
 # --------------------------------------------------------------------------- sources
 
 @bp.route("/sources", methods=["GET"])
 @login_required
 def sources() -> Any:
-    cat = catalog()
-    with get_db().session() as s:
-        settings = EditorSettingsRepository(s).sources()
-    views = merge_sources(cat.configured(), settings, cat.health())
-    return render_template("editor/sources.html", sources=views, form={})
+    views, problem = source_views()
+    return render_template("editor/sources.html", sources=views, form={},
+                           feeds_error=problem)
 
 
 def _known_source(url: str) -> bool:
-    if any(c.url == url for c in catalog().configured()):
+    if any(c.url == url for c in configured_sources()[0]):
         return True
     with get_db().session() as s:
         found = EditorSettingsRepository(s).source(url)
@@ -85,12 +100,9 @@ def add_source() -> Any:
         if _known_source(url):
             raise EditError("this source is already followed", field="url", status=409)
     except EditError as exc:
-        cat = catalog()
-        with get_db().session() as s:
-            settings = EditorSettingsRepository(s).sources()
-        return render_template("editor/sources.html", error=exc, form=form,
-                               sources=merge_sources(cat.configured(), settings,
-                                                     cat.health())), exc.status
+        views, problem = source_views()
+        return render_template("editor/sources.html", error=exc, form=form, sources=views,
+                               feeds_error=problem), exc.status
     with get_db().session() as s:
         EditorSettingsRepository(s).change_source(
             url, by=editor.name, now=now(), added=True, paused=False, name=name,
@@ -138,21 +150,26 @@ def change_source() -> Response:
 
 # --------------------------------------------------------------------------- topics
 
-def _rules() -> tuple[list[str], dict[str, TopicRule], dict[str, TopicRule]]:
-    configured = dict(catalog().topic_rules())
+def _rules() -> tuple[list[str], dict[str, TopicRule], dict[str, TopicRule], str]:
+    """(topic names, editors' rules, rules of feeds/, what is wrong with feeds/)."""
+    problem = ""
+    try:
+        configured = dict(catalog().topic_rules())
+    except ConfigError as exc:
+        configured, problem = {}, str(exc)
     with get_db().session() as s:
         repo = EditorSettingsRepository(s)
         saved = repo.topic_rules()
         names = sorted(set(repo.topic_names()) | set(configured), key=str.lower)
-    return names, saved, configured
+    return names, saved, configured, problem
 
 
 @bp.route("/topics", methods=["GET"])
 @login_required
 def topics() -> Any:
-    names, saved, configured = _rules()
+    names, saved, configured, problem = _rules()
     return render_template("editor/topics.html", names=names, saved=saved,
-                           configured=configured)
+                           configured=configured, feeds_error=problem)
 
 
 def _preview(rule: TopicRule) -> tuple[int, int, list[tuple[Any, str, bool]]]:
@@ -172,14 +189,15 @@ def _preview(rule: TopicRule) -> tuple[int, int, list[tuple[Any, str, bool]]]:
 def topic_rule() -> Any:
     """The rule of one topic; with `phrases` in the query, tries that rule (changes nothing)."""
     topic = request.args.get("topic", "")
-    _names, saved, configured = _rules()
+    _names, saved, configured, _problem = _rules()
     current = saved.get(topic) or configured.get(topic)
     trying = "phrases" in request.args
     phrases = request.args.get("phrases", "\n".join(current.phrases) if current else "")
     exclude = request.args.get("exclude", "\n".join(current.exclude) if current else "")
     error, preview, rule = None, None, None
     try:
-        rule = rule_from_form(topic, phrases, exclude)
+        # the rule in force is tried as it is (a rule of feeds/ may have `all` groups)
+        rule = current if current and not trying else rule_from_form(topic, phrases, exclude)
         if trying or current is not None:
             preview = _preview(rule)
     except EditError as exc:
@@ -187,6 +205,7 @@ def topic_rule() -> Any:
             error = exc
     return render_template("editor/topic_rule.html", topic=topic, phrases=phrases,
                            exclude=exclude, error=error, preview=preview, trying=trying,
+                           current=None if trying else current,
                            source="editor" if topic in saved else
                            "feeds" if topic in configured else "none",
                            shown=PREVIEW_SHOWN), 400 if error else 200
