@@ -41,6 +41,7 @@ from app.pipeline.overrides import FetchRequest, apply_editor_changes
 from app.pipeline.state import SourceState, after_fetch
 from app.pipeline.store import StoreCounts, store_entries
 from app.pipeline.work import init_process, parse_body, parse_in_process
+from app.record import Record, format_datetime
 from app.sources import FeedConfig, FeedSource
 from app.store.db import Database
 from app.store.editor_settings import EditorSettingsRepository
@@ -264,7 +265,7 @@ class Ingestor:
                 records = RecordRepository(session)
                 records.seed_ids(*self._ids)
                 counts = store_entries(records, keys, source.name, list(outcome.items),
-                                       now=now)
+                                       now=now, seal=self._sealer(source, now))
                 keys.save_state(state, release_owner=self.owner)
             self._ids = records.known_ids()      # only after the commit: ids that exist
 
@@ -278,6 +279,25 @@ class Ingestor:
             self._store_states([state])
             counts = StoreCounts()
         self._count(outcome, state, counts, summary)
+
+    def _sealer(self, source: FeedSource, now: datetime
+                ) -> Callable[[Record, Normalized], Record]:
+        """What a new record keeps privately from its sighting, encrypted into `secured`: the
+        source, the feed's URL, the entry's id and when it was fetched."""
+        from app.keystore import load_keyring
+        from app.secured import write_private
+
+        keyring = load_keyring(self.db, self.settings, now=now)
+        fetched_at = format_datetime(now)
+
+        def seal(record: Record, item: Normalized) -> Record:
+            if record.secured is not None:
+                return record
+            return write_private(record, {"source": source.name, "sourceFeed": source.url,
+                                          "entryId": item.guid, "fetchedAt": fetched_at},
+                                 keyring)
+
+        return seal
 
     @staticmethod
     def _outcome(future: Future[SourceOutcome], source: FeedSource,

@@ -354,3 +354,25 @@ def test_two_workers_never_hold_the_same_source(h: Harness, server: FeedServer) 
     assert len(held) == 1 and busy == 0
     summary = second.run(every=True)
     assert summary.busy == 1 and summary.fetched == 0 and server.hits == []
+
+
+def test_a_new_record_keeps_its_sighting_encrypted_in_secured(h: Harness, server: FeedServer,
+                                                              tmp_path: Path) -> None:
+    from app.keystore import load_keyring
+    from app.secured import read_private
+    from app.store.content import export_dir
+
+    url = server.serve("/feed", rss(("AI reads X-rays", "https://news.example/a", "entry-1")),
+                       "application/rss+xml")
+    h.run(url)
+    record = h.records()[0]
+    assert record.secured and ";" in record.secured and "entry-1" not in record.secured
+    settings = Settings.from_env({}, data_dir=tmp_path)
+    private = read_private(record, load_keyring(h.db, settings, now=datetime.now(UTC)))
+    assert private is not None
+    assert (private["source"], private["sourceFeed"], private["entryId"]) == ("src", url,
+                                                                              "entry-1")
+    assert private["fetchedAt"].endswith("Z")
+    export_dir(h.db, tmp_path / "out")
+    exported = "".join(p.read_text() for p in (tmp_path / "out").rglob("*.md"))
+    assert "secured:" in exported and "entry-1" not in exported and url not in exported

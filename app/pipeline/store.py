@@ -9,6 +9,7 @@ feed's fields of the record (title, excerpt, images) and keeps everything an edi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -39,7 +40,9 @@ def merge_seen(existing: Record, fresh: Record, *, same_link: bool) -> Record:
 
 
 def store_entries(records: RecordRepository, keys: IngestRepository, source: str,
-                  items: list[Normalized], *, now: datetime) -> StoreCounts:
+                  items: list[Normalized], *, now: datetime,
+                  seal: Callable[[Record, Normalized], Record] | None = None) -> StoreCounts:
+    """Store a source's entries.  `seal` gives a new record its private data (`secured`)."""
     # one entry per canonical URL within the batch (a feed may list an item twice)
     items = [i if i.id else Normalized.of(i.record, i.guid) for i in items]
     unique: dict[str, Normalized] = {}
@@ -97,6 +100,10 @@ def store_entries(records: RecordRepository, keys: IngestRepository, source: str
         if item.guid and item.guid not in by_guid:
             guids[item.guid] = rid
         titles[rid] = (tkeys[rid], item.record.published_at)
-    records.insert_new([i.record for i in fresh], now=now, digests=[i.digest for i in fresh])
+    if seal is None:
+        records.insert_new([i.record for i in fresh], now=now,
+                           digests=[i.digest for i in fresh])
+    else:
+        records.insert_new([seal(i.record, i) for i in fresh], now=now)
     keys.remember(source, guids, titles)
     return StoreCounts(new, updated, unchanged)
