@@ -94,13 +94,3 @@ def test_state_backs_off_and_disables_after_the_last_failure() -> None:
                         now=NOW, interval=600, max_failures=5, rng=rng)
     assert state.disabled and state.disabled_reason == "5 failures in a row; last: HTTP 500"
     assert datetime.now(UTC) > NOW - timedelta(days=1)
-
-
-def test_the_parsing_side_hashes_records_as_the_store_does() -> None:
-    from app.pipeline import normalize
-    from app.record import Provider, Record
-    from app.store import repository
-
-    record = Record(title="T", web_url="https://a.example/", published_at=NOW,
-                    provider=Provider("A", "a.example"), topics=("AI",))
-    assert normalize.content_hash(record) == repository.content_hash(record)

@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, unquote, urljoin, urlsplit, urlunsplit
 
 from app.pipeline.classify import Classifier
 from app.pipeline.parse import ParsedEntry, ParsedFeed
-from app.record import Image, Provider, Record, dump_record
+from app.record import Image, Provider, Record
 from app.sources import DEFAULT_PRIOR, FeedConfig, FeedSource
 
 EXCERPT_LENGTH = 600
@@ -144,20 +144,11 @@ class Normalized:
     record: Record
     guid: str | None
     id: str = ""
-    digest: str = ""
     title_key: str = ""
 
     @classmethod
     def of(cls, record: Record, guid: str | None) -> Normalized:
-        return cls(record, guid, record.id, content_hash(record),
-                   title_key(record.provider.domain, record.title))
-
-
-def content_hash(record: Record) -> str:
-    """The hash the store keeps of a record's canonical text (the same as
-    app.store.repository.content_hash, without importing the database layer into the parsing
-    processes; a test keeps the two equal)."""
-    return hashlib.sha256(dump_record(record).encode("utf-8")).hexdigest()
+        return cls(record, guid, record.id, title_key(record.provider.domain, record.title))
 
 
 _NOT_WORD = re.compile(r"[^\w\s]+")
@@ -279,6 +270,6 @@ def normalize_feed(feed: ParsedFeed, *, source: FeedSource, feed_url: str, confi
             warnings.append(f"entry {i + 1} skipped: {exc}")
             continue
         if item.guid in shared:
-            item = Normalized(item.record, None, item.id, item.digest, item.title_key)
+            item = Normalized(item.record, None, item.id, item.title_key)
         out.append(item)
     return out, warnings

@@ -100,10 +100,6 @@ def store_entries(records: RecordRepository, keys: IngestRepository, source: str
         if item.guid and item.guid not in by_guid:
             guids[item.guid] = rid
         titles[rid] = (tkeys[rid], item.record.published_at)
-    if seal is None:
-        records.insert_new([i.record for i in fresh], now=now,
-                           digests=[i.digest for i in fresh])
-    else:
-        records.insert_new([seal(i.record, i) for i in fresh], now=now)
+    records.insert_new([seal(i.record, i) if seal else i.record for i in fresh], now=now)
     keys.remember(source, guids, titles)
     return StoreCounts(new, updated, unchanged)

@@ -345,11 +345,9 @@ class RecordRepository:
                            value=_dump_yaml(v))
                       for i, (k, v) in enumerate(record.provider.extra.items()))
 
-    def insert_new(self, records: Sequence[Record], *, now: datetime,
-                   digests: Sequence[str] | None = None) -> None:
+    def insert_new(self, records: Sequence[Record], *, now: datetime) -> None:
         """Insert records known to be new (ingestion's fast path): `save_many` without the
         lookup of stored hashes.  Editors' standing decisions still apply."""
-        del digests  # save_many computes the hashes of the records as editors left them
         if records:
             self.save_many(records, now=now, known={})
 
