@@ -68,20 +68,21 @@ def clean_title(value: object) -> str:
     return title
 
 
+def _clean_block(value: object, field: str, limit: int, subject: str) -> str:
+    """Multi-line plain text with Unix line ends, at most `limit` characters."""
+    text = _text(value, field).replace("\r\n", "\n").replace("\r", "\n").strip()
+    if len(text) > limit:
+        raise EditError(f"{subject} {len(text)} characters; at most {limit} are allowed",
+                        field=field)
+    return text
+
+
 def clean_excerpt(value: object) -> str:
-    excerpt = _text(value, "excerpt").replace("\r\n", "\n").replace("\r", "\n").strip()
-    if len(excerpt) > MAX_EXCERPT:
-        raise EditError(f"the excerpt has {len(excerpt)} characters; at most {MAX_EXCERPT} are "
-                        "allowed", field="excerpt")
-    return excerpt
+    return _clean_block(value, "excerpt", MAX_EXCERPT, "the excerpt has")
 
 
 def clean_notes(value: object) -> str:
-    notes = _text(value, "notes").replace("\r\n", "\n").replace("\r", "\n").strip()
-    if len(notes) > MAX_NOTES:
-        raise EditError(f"the notes have {len(notes)} characters; at most {MAX_NOTES} are "
-                        "allowed", field="notes")
-    return notes
+    return _clean_block(value, "notes", MAX_NOTES, "the notes have")
 
 
 def clean_topics(value: object) -> tuple[str, ...]:
