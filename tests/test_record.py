@@ -185,3 +185,27 @@ def test_writer_and_reader_round_trip(record: Record) -> None:
     text = dump_record(record)
     assert parse_record(text) == record
     assert dump_record(parse_record(text)) == text
+
+
+@pytest.mark.parametrize("text", [
+    "a: &x [1, 2]\nb: *x\n",            # an alias: PyYAML shares the list
+    "a: &x [1, *x]\n",                  # a cycle
+    "<<: {a: 1}\nb: 2\n",               # a merge key
+    "a: yes\nb: 0x1f\nc: 1.5\nd: ~\ne: 2020-01-01\n1: x\n",
+    "x: 012\ny: -5\nz: 1_000\nw: 0\nv: 10\n",   # 012 is octal in YAML 1.1
+    "a: !!binary aGVsbG8=\n",
+    "a: {b: [1, {c: d}]}\nnull: 1\n",
+    "title: \"caf\\u00e9 \\\"quoted\\\"\"\nexcerpt: |\n  two\n  lines\n",
+    "", "just text\n",
+])
+def test_fast_yaml_reader_reads_as_pyyaml_does(text: str) -> None:
+    # The record reader builds Python data from PyYAML's composed nodes itself (faster);
+    # whatever a document holds, the result must be PyYAML's own.
+    import yaml
+
+    from app.record import _RecordLoader, load_yaml
+
+    expected = yaml.load(text, Loader=_RecordLoader)  # noqa: S506 - a safe loader subclass
+    got = load_yaml(text)
+    assert repr(got) == repr(expected)   # repr: a cycle cannot be compared with ==
+    assert type(got) is type(expected)

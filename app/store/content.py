@@ -21,7 +21,7 @@ from app.errors import NewsdeskError, RecordError
 from app.record import Record, parse_record, slugify
 from app.store.db import Database
 from app.store.models import RecordRow
-from app.store.repository import RecordRepository, from_db_time
+from app.store.repository import RecordRepository, content_hash, from_db_time
 
 _BATCH = 500
 _WRITERS = 8
@@ -85,20 +85,26 @@ def _read(path: Path) -> Record:
     return parse_record(data)
 
 
-def _read_one(path: Path) -> tuple[Path, Record | None, str]:
+Parsed = tuple[Path, Record | None, str]   # (file, record, content hash) or (file, None, error)
+
+
+def _read_one(path: Path) -> Parsed:
     try:
-        return path, _read(path), ""
+        record = _read(path)
     except RecordError as exc:
         return path, None, exc.with_path(str(path)).describe()
+    return path, record, content_hash(record)
 
 
-def _read_all(files: list[Path], processes: int) -> Iterator[tuple[Path, Record | None, str]]:
-    """Parse files, in order.  Parsing is pure CPU work: with `processes` > 1 and enough files
-    to pay for starting them, worker processes parse while this one writes to the database."""
+def _read_all(files: list[Path], processes: int) -> Iterator[Parsed]:
+    """Parse (and hash) files, in order.  This is pure CPU work: given `processes` > 1 CPUs
+    and enough files to pay for starting them, `processes - 1` worker processes parse while
+    this process, the last CPU, writes to the database (the writer needs a core of its own:
+    more parsers than that only take CPU from it)."""
     if processes < 2 or len(files) < PARALLEL_FROM:
         yield from map(_read_one, files)
         return
-    with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(processes - 1, mp_context=get_context("spawn")) as pool:
         yield from pool.map(_read_one, files, chunksize=64)
 
 
@@ -115,12 +121,12 @@ def import_paths(db: Database, paths: Iterable[str | Path], *, now: datetime | N
             on_error(message)
 
     missing: list[str] = []
-    batch: list[tuple[Path, Record]] = []
-    for path, record, error in _read_all(list(record_files(paths, missing)), processes):
+    batch: list[tuple[Path, Record, str]] = []
+    for path, record, text in _read_all(list(record_files(paths, missing)), processes):
         if record is None:
-            fail(error)
+            fail(text)
             continue
-        batch.append((path, record))
+        batch.append((path, record, text))
         if len(batch) >= _BATCH:
             _save_batch(db, batch, now, report, fail)
             batch = []
@@ -131,27 +137,29 @@ def import_paths(db: Database, paths: Iterable[str | Path], *, now: datetime | N
     return report
 
 
-def _save_batch(db: Database, batch: list[tuple[Path, Record]], now: datetime,
+def _save_batch(db: Database, batch: list[tuple[Path, Record, str]], now: datetime,
                 report: ImportReport, fail: Callable[[str], None]) -> None:
     """Save a batch in one savepoint; if the database refuses any of it, save each file in a
     savepoint of its own so that only the files at fault fail."""
     with db.session() as session:
         repo = RecordRepository(session)
-        hashes = repo.existing_hashes([record.id for _, record in batch])
+        hashes = repo.existing_hashes([record.id for _, record, _ in batch])
         try:
             with session.begin_nested():
-                results = repo.save_many([record for _, record in batch], now=now,
-                                         known=dict(hashes))
+                results = repo.save_many([record for _, record, _ in batch], now=now,
+                                         known=dict(hashes),
+                                         digests=[digest for _, _, digest in batch])
         except Exception:  # noqa: BLE001 - retried one by one below, to name the file
             repo.forget()
         else:
             for result in results:
                 setattr(report, result.outcome, getattr(report, result.outcome) + 1)
             return
-        for path, record in batch:
+        for path, record, digest in batch:
             try:
                 with session.begin_nested():
-                    result = repo.save_many([record], now=now, known=hashes)[0]
+                    result = repo.save_many([record], now=now, known=hashes,
+                                            digests=[digest])[0]
             except (NewsdeskError, ValueError, LookupError) as exc:
                 repo.forget()
                 fail(f"{path}: {exc}")

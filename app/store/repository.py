@@ -191,35 +191,41 @@ class RecordRepository:
         return self.save_many([record], now=now)[0]
 
     def save_many(self, records: Sequence[Record], *, now: datetime,
-                  known: dict[str, str] | None = None) -> list[SaveResult]:
+                  known: dict[str, str] | None = None,
+                  digests: Sequence[str] | None = None) -> list[SaveResult]:
         """Insert or replace records, in a few statements per table for the whole batch.
-        `known` (id -> stored content hash) lets a caller skip the lookup it already did.
-        A record whose canonical text is unchanged is not touched."""
+        `known` (id -> stored content hash) lets a caller skip the lookup it already did;
+        `digests` (the content hash of each record as given, e.g. computed by the processes
+        that parsed them) skips hashing again.  A record whose canonical text is unchanged is
+        not touched."""
         ids = [r.id for r in records]
         if len(set(ids)) != len(ids):   # the same record twice: later ones win, in order
             return [self.save_many([r], now=now)[0] for r in records]
         hashes = known if known is not None else self.existing_hashes(ids)
+        given = records
         records = self._with_editor_decisions(records)
         results: list[SaveResult] = []
         new: list[dict[str, Any]] = []
         changed: list[dict[str, Any]] = []
         written: list[Record] = []
-        digests: list[str] = []
+        written_digests: list[str] = []
         now_db = to_db_time(now)
-        for record in records:
-            digest = content_hash(record)
+        for i, record in enumerate(records):
+            # An editor's decision changes the record, and so its hash.
+            digest = (digests[i] if digests is not None and record is given[i]
+                      else content_hash(record))
             old = hashes.get(record.id)
             if old == digest:
                 results.append(SaveResult(record.id, "unchanged", digest))
                 continue
             written.append(record)
-            digests.append(digest)
+            written_digests.append(digest)
             results.append(SaveResult(record.id, "new" if old is None else "updated", digest))
         if not written:
             return results
         conn = self.session.connection()
         self._resolve_names(written)
-        for record, digest in zip(written, digests, strict=True):
+        for record, digest in zip(written, written_digests, strict=True):
             row = self._record_values(record, digest, now_db)
             if hashes.get(record.id) is None:
                 new.append({**row, "id": record.id, "created_at": now_db})
