@@ -40,8 +40,9 @@ from app.pipeline.normalize import Normalized
 from app.pipeline.overrides import FetchRequest, apply_editor_changes
 from app.pipeline.state import SourceState, after_fetch
 from app.pipeline.store import StoreCounts, store_entries
-from app.pipeline.work import init_process, parse_body, parse_in_process
-from app.record import Record, format_datetime
+from app.pipeline.work import init_process, parse_body, parse_in_process, sighting
+from app.record import Record
+from app.secured import Keyring
 from app.sources import FeedConfig, FeedSource
 from app.store.db import Database
 from app.store.editor_settings import EditorSettingsRepository
@@ -91,19 +92,21 @@ class SourceOutcome:
 
 def process_source(client: httpx.Client, source: FeedSource, state: SourceState, *,
                    config: FeedConfig, classifier: Classifier, limits: FetchLimits,
-                   clock: Clock, pool: Executor | None = None) -> SourceOutcome:
-    """fetch -> parse -> normalize -> classify for one source (no database).  With `pool`, the
-    CPU-bound stages run in another process while this thread waits."""
+                   clock: Clock, pool: Executor | None = None,
+                   keyring: Keyring | None = None) -> SourceOutcome:
+    """fetch -> parse -> normalize -> classify (and, with `keyring`, seal each record's
+    sighting) for one source, with no database.  With `pool`, the CPU-bound stages run in
+    another process while this thread waits."""
     result = fetch_feed(client, state.url, etag=state.etag, last_modified=state.last_modified,
                         limits=limits, now=clock())
     if result.kind != "ok":
         return SourceOutcome(source, state, result)
     if pool is not None:
         parsed = pool.submit(parse_in_process, source, result.body, result.final_url,
-                             result.content_type, clock()).result()
+                             result.content_type, clock(), keyring).result()
     else:
         parsed = parse_body(source, result.body, result.final_url, result.content_type,
-                            clock(), config=config, classifier=classifier)
+                            clock(), config=config, classifier=classifier, keyring=keyring)
     return SourceOutcome(source, state, result, parsed.items, parsed.error, parsed.warnings)
 
 
@@ -284,20 +287,21 @@ class Ingestor:
                 ) -> Callable[[Record, Normalized], Record]:
         """What a new record keeps privately from its sighting, encrypted into `secured`: the
         source, the feed's URL, the entry's id and when it was fetched."""
-        from app.keystore import load_keyring
         from app.secured import write_private
 
-        keyring = load_keyring(self.db, self.settings, now=now)
-        fetched_at = format_datetime(now)
+        keyring = self._keyring(now)
 
         def seal(record: Record, item: Normalized) -> Record:
             if record.secured is not None:
                 return record
-            return write_private(record, {"source": source.name, "sourceFeed": source.url,
-                                          "entryId": item.guid, "fetchedAt": fetched_at},
-                                 keyring)
+            return write_private(record, sighting(source, item, now), keyring)
 
         return seal
+
+    def _keyring(self, now: datetime) -> Keyring:
+        from app.keystore import load_keyring
+
+        return load_keyring(self.db, self.settings, now=now)
 
     @staticmethod
     def _outcome(future: Future[SourceOutcome], source: FeedSource,
@@ -377,11 +381,12 @@ class Ingestor:
                         batch = [queue.pop() for _ in range(min(room, len(queue)))]
                         held, busy = self._lease(batch)
                         summary.busy += busy
+                        keyring = self._keyring(self.clock())
                         for source, state in held:
                             future = pool.submit(
                                 process_source, client, source, state, config=self.config,
                                 classifier=self.classifier, limits=self.limits,
-                                clock=self.clock, pool=parsers)
+                                clock=self.clock, pool=parsers, keyring=keyring)
                             jobs[future] = (source, state)
                             pending.add(future)
                     if not pending:

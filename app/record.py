@@ -13,7 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 import yaml
@@ -156,8 +156,9 @@ class Record:
     body: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def id(self) -> str:
+        """record_id(web_url), computed once per record (a hash: the store asks often)."""
         return record_id(self.web_url)
 
     @property

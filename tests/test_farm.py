@@ -9,12 +9,18 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from app.config import Settings
+from app.keystore import load_keyring
+from app.secured import read_private
 from app.store.db import Database
-from app.store.repository import IngestRepository, RecordRepository
+from app.store.models import RecordRow
+from app.store.repository import IngestRepository, RecordRepository, content_hash
 from tests.conftest import ROOT
 from tests.feedserver import FARM_TOPICS, FeedServer, Reply, Request, farm_route
 
@@ -78,6 +84,16 @@ def test_a_farm_of_200_sources_is_stored_once_and_then_not_modified(
         assert all(r.topics == expected_topics(r.title) for r in records)
         assert Counter(s.last_status for s in states) == {"304": 200}
         assert all(s.etag and s.error_count == 0 and s.lease_owner is None for s in states)
+        # Records were sealed and hashed in the parsing processes: every one keeps its
+        # sighting, and the stored hash is that of the record as stored.
+        keyring = load_keyring(db, Settings.from_env(env), now=datetime.now(UTC))
+        sightings = {(p["source"], p["entryId"]) for p in (
+            read_private(r, keyring) or {} for r in records)}
+        assert len(sightings) == 6000
+        assert all(source.startswith("farm-") for source, _ in sightings)
+        with db.session() as session:
+            stored = session.execute(select(RecordRow.id, RecordRow.content_hash)).all()
+        assert dict(stored) == {r.id: content_hash(r) for r in records}
     finally:
         db.dispose()
 

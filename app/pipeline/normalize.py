@@ -145,6 +145,7 @@ class Normalized:
     guid: str | None
     id: str = ""
     title_key: str = ""
+    digest: str = ""        # content hash of `record` as it is, when already computed
 
     @classmethod
     def of(cls, record: Record, guid: str | None) -> Normalized:

@@ -100,6 +100,9 @@ def store_entries(records: RecordRepository, keys: IngestRepository, source: str
         if item.guid and item.guid not in by_guid:
             guids[item.guid] = rid
         titles[rid] = (tkeys[rid], item.record.published_at)
-    records.insert_new([seal(i.record, i) if seal else i.record for i in fresh], now=now)
+    # A record sealed where it was parsed comes with its content hash; one sealed here does not.
+    sealed = [seal(i.record, i) if seal else i.record for i in fresh]
+    records.insert_new(sealed, now=now, digests=[
+        i.digest if record is i.record else "" for record, i in zip(sealed, fresh, strict=True)])
     keys.remember(source, guids, titles)
     return StoreCounts(new, updated, unchanged)

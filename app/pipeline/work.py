@@ -4,14 +4,17 @@ holds the GIL; threads alone would use one core).  Pure: no network, no database
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from app.errors import FetchError
 from app.pipeline.classify import Classifier
 from app.pipeline.normalize import Normalized, normalize_feed
 from app.pipeline.parse import parse_feed
+from app.record import format_datetime
+from app.secured import Keyring, write_private
 from app.sources import FeedConfig, FeedSource
+from app.store.repository import content_hash
 
 
 @dataclass(frozen=True)
@@ -31,16 +34,20 @@ def init_process(config: FeedConfig) -> None:
 
 
 def parse_in_process(source: FeedSource, body: bytes, url: str, content_type: str,
-                     now: datetime) -> Parsed:
+                     now: datetime, keyring: Keyring | None = None) -> Parsed:
     config = _process_state["config"]
     classifier = _process_state["classifier"]
     assert isinstance(config, FeedConfig) and isinstance(classifier, Classifier)
     return parse_body(source, body, url, content_type, now, config=config,
-                      classifier=classifier)
+                      classifier=classifier, keyring=keyring)
 
 
 def parse_body(source: FeedSource, body: bytes, url: str, content_type: str, now: datetime,
-               *, config: FeedConfig, classifier: Classifier) -> Parsed:
+               *, config: FeedConfig, classifier: Classifier,
+               keyring: Keyring | None = None) -> Parsed:
+    """With `keyring`, each record also gets its sighting sealed into `secured` and its content
+    hash, as the store will insert it when it is new: that work is done here, in parallel,
+    rather than in the single writer."""
     try:
         feed = parse_feed(body, url=url, content_type=content_type)
     except FetchError as exc:
@@ -49,4 +56,23 @@ def parse_body(source: FeedSource, body: bytes, url: str, content_type: str, now
         return Parsed(error=f"{url}: could not parse: {exc!r}")
     items, warnings = normalize_feed(feed, source=source, feed_url=url, config=config,
                                      classifier=classifier, now=now)
+    if keyring is not None:
+        items = [seal_sighting(item, source, keyring, fetched_at=now) for item in items]
     return Parsed(tuple(items), None, tuple(feed.warnings) + tuple(warnings))
+
+
+def sighting(source: FeedSource, item: Normalized, fetched_at: datetime) -> dict[str, str | None]:
+    """What a new record keeps privately from its sighting: the source, the feed's URL, the
+    entry's id and when it was fetched."""
+    return {"source": source.name, "sourceFeed": source.url, "entryId": item.guid,
+            "fetchedAt": format_datetime(fetched_at)}
+
+
+def seal_sighting(item: Normalized, source: FeedSource, keyring: Keyring, *,
+                  fetched_at: datetime) -> Normalized:
+    """`item` with its sighting encrypted into the record's `secured` (a record that already
+    has a `secured` value keeps it) and the record's content hash."""
+    record = item.record
+    if record.secured is None:
+        record = write_private(record, sighting(source, item, fetched_at), keyring)
+    return replace(item, record=record, digest=content_hash(record))

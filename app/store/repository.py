@@ -196,8 +196,8 @@ class RecordRepository:
         """Insert or replace records, in a few statements per table for the whole batch.
         `known` (id -> stored content hash) lets a caller skip the lookup it already did;
         `digests` (the content hash of each record as given, e.g. computed by the processes
-        that parsed them) skips hashing again.  A record whose canonical text is unchanged is
-        not touched."""
+        that parsed them; "" where unknown) skips hashing again.  A record whose canonical
+        text is unchanged is not touched."""
         ids = [r.id for r in records]
         if len(set(ids)) != len(ids):   # the same record twice: later ones win, in order
             return [self.save_many([r], now=now)[0] for r in records]
@@ -212,7 +212,7 @@ class RecordRepository:
         now_db = to_db_time(now)
         for i, record in enumerate(records):
             # An editor's decision changes the record, and so its hash.
-            digest = (digests[i] if digests is not None and record is given[i]
+            digest = (digests[i] if digests is not None and digests[i] and record is given[i]
                       else content_hash(record))
             old = hashes.get(record.id)
             if old == digest:
@@ -351,11 +351,12 @@ class RecordRepository:
                            value=_dump_yaml(v))
                       for i, (k, v) in enumerate(record.provider.extra.items()))
 
-    def insert_new(self, records: Sequence[Record], *, now: datetime) -> None:
+    def insert_new(self, records: Sequence[Record], *, now: datetime,
+                   digests: Sequence[str] | None = None) -> None:
         """Insert records known to be new (ingestion's fast path): `save_many` without the
         lookup of stored hashes.  Editors' standing decisions still apply."""
         if records:
-            self.save_many(records, now=now, known={})
+            self.save_many(records, now=now, known={}, digests=digests)
 
     def delete(self, ids: Iterable[str]) -> int:
         ids = list(ids)
