@@ -369,7 +369,8 @@ class Ingestor:
                 quiet.clear()
 
         try:
-            with ThreadPoolExecutor(workers, thread_name_prefix="fetch") as pool:
+            with self.db.background_checkpoints(), \
+                    ThreadPoolExecutor(workers, thread_name_prefix="fetch") as pool:
                 pending: set[Future[SourceOutcome]] = set()
                 jobs: dict[Future[SourceOutcome], tuple[FeedSource, SourceState]] = {}
                 queue = list(reversed(todo))

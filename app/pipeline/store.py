@@ -104,5 +104,5 @@ def store_entries(records: RecordRepository, keys: IngestRepository, source: str
     sealed = [seal(i.record, i) if seal else i.record for i in fresh]
     records.insert_new(sealed, now=now, digests=[
         i.digest if record is i.record else "" for record, i in zip(sealed, fresh, strict=True)])
-    keys.remember(source, guids, titles)
+    keys.remember(source, guids, titles, new=[i.id for i in fresh])
     return StoreCounts(new, updated, unchanged)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -98,14 +100,80 @@ def table_names(engine: Engine) -> list[str]:
     return sorted(inspect(engine).get_table_names())
 
 
+SQLITE_AUTOCHECKPOINT = 1000     # pages: SQLite's default
+CHECKPOINT_INTERVAL = 0.25       # seconds between background checkpoints
+
+
+class _Checkpointer(threading.Thread):
+    """Checkpoints a SQLite database's write-ahead log from a thread (and connection) of its
+    own.  A checkpoint copies the log into the database file and waits for the disk; done by
+    the committing writer, that stalls it.  PASSIVE: it never blocks readers or the writer."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(name="sqlite-checkpoint", daemon=True)
+        self.path, self.stopping = path, threading.Event()
+
+    def run(self) -> None:
+        connection = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                                     check_same_thread=False)
+        try:
+            while not self.stopping.wait(CHECKPOINT_INTERVAL):
+                self.checkpoint(connection)
+            self.checkpoint(connection)
+        finally:
+            connection.close()
+
+    @staticmethod
+    def checkpoint(connection: sqlite3.Connection) -> None:
+        try:
+            connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as exc:     # busy or locked: the next round, or SQLite, does it
+            log.debug("background checkpoint skipped: %s", exc)
+
+
 class Database:
     """An engine and its session factory."""
 
     def __init__(self, url: str, *, migrate: bool = True, **engine_kwargs: Any) -> None:
         self.engine = make_engine(url, **engine_kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._autocheckpoint = SQLITE_AUTOCHECKPOINT
+        self._checkpointers = 0
+        self._lock = threading.Lock()
+        if self.is_sqlite:
+            event.listen(self.engine, "checkout", self._set_autocheckpoint)
         if migrate:
             ensure_schema(self.engine)
+
+    def _set_autocheckpoint(self, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        wanted = self._autocheckpoint
+        if record.info.get("wal_autocheckpoint") != wanted:
+            dbapi_connection.execute(f"PRAGMA wal_autocheckpoint={int(wanted)}")
+            record.info["wal_autocheckpoint"] = wanted
+
+    @contextmanager
+    def background_checkpoints(self) -> Iterator[None]:
+        """For a long run of writes (an ingestion pass, an import): SQLite's log checkpoints
+        move from the committing connections to a thread of their own.  A no-op for other
+        databases and for SQLite in memory."""
+        path = self.engine.url.database if self.is_sqlite else None
+        if not path or path == ":memory:" or path.startswith("file:"):
+            yield
+            return
+        checkpointer = _Checkpointer(path)
+        with self._lock:
+            self._checkpointers += 1
+            self._autocheckpoint = 0
+        checkpointer.start()
+        try:
+            yield
+        finally:
+            checkpointer.stopping.set()
+            checkpointer.join()
+            with self._lock:
+                self._checkpointers -= 1
+                if not self._checkpointers:
+                    self._autocheckpoint = SQLITE_AUTOCHECKPOINT
 
     @property
     def is_sqlite(self) -> bool:
