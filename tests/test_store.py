@@ -176,3 +176,17 @@ def test_a_large_import_parses_in_worker_processes_with_the_same_result(
     assert report.failed == len(list(BAD.glob("*.md")))
     assert any("missing-title.md" in e and "field 'title'" in e for e in report.errors)
     assert stored(sqlite_db) == corpus_records()
+
+
+def test_stored_times_compare_equal_in_sql_however_the_rows_were_written(
+        db: Database, now) -> None:
+    # Rows are inserted on SQLite through the driver (app.store.repository.insert_rows): its
+    # times must be written as SQLAlchemy writes them, or comparisons in SQL miss them.
+    import_paths(db, [CORPUS], now=now)
+    records = list(corpus_records().values())
+    with db.session() as session:
+        for record in records[:5]:
+            found = session.execute(select(RecordRow.id).where(
+                RecordRow.published_at == record.published_at.replace(tzinfo=None),
+                RecordRow.created_at == now.replace(tzinfo=None))).scalars().all()
+            assert found == [record.id]

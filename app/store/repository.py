@@ -108,7 +108,7 @@ def _sqlite_insert(dialect: Any, table: Table, keys: tuple[str, ...]) -> _Insert
                 dialect=dialect)
             order = tuple(compiled.positiontup or ())
             _INSERTS[cache_key] = (str(compiled), order, tuple(
-                table.c[k].type.bind_processor(dialect) for k in order)
+                table.c[k].type.dialect_impl(dialect).bind_processor(dialect) for k in order)
             ) if sorted(order) == sorted(keys) else None
     return _INSERTS[cache_key]
 
