@@ -47,9 +47,11 @@ from app.sources import FeedConfig, FeedSource
 from app.store.db import Database
 from app.store.editor_settings import EditorSettingsRepository
 from app.store.repository import IngestRepository, RecordRepository
+from app.store.search import index_pending
 
 log = logging.getLogger(__name__)
 PROCESS_POOL_MIN_SOURCES = 16
+INDEX_EVERY = 5000        # new records between two runs of the search indexer in a pass
 QUIET_BATCH = 64          # state-only updates (304s, errors) written together
 LEASE_MARGIN = 300.0      # seconds a lease outlives the fetch deadline (twice over)
 Clock = Callable[[], datetime]
@@ -171,6 +173,7 @@ class Ingestor:
         self.owner = worker_id()
         self.stop = threading.Event()
         self._ids: tuple[dict[str, int], dict[str, int]] = ({}, {})   # provider, topic ids
+        self._unindexed = 0
 
     def interval(self, source: FeedSource) -> float:
         return float(source.interval or self.settings.fetch_interval)
@@ -283,6 +286,18 @@ class Ingestor:
             counts = StoreCounts()
         self._count(outcome, state, counts, summary)
 
+    def _index(self) -> None:
+        """New records into the search index, in one statement (app.store.search)."""
+        def write() -> None:
+            with self.db.session() as session:
+                index_pending(session)
+
+        try:
+            _retrying(write)
+        except OperationalError:   # the next pass, or the next search, indexes them
+            log.exception("could not index new records for search")
+        self._unindexed = 0
+
     def _sealer(self, source: FeedSource, now: datetime
                 ) -> Callable[[Record, Normalized], Record]:
         """What a new record keeps privately from its sighting, encrypted into `secured`: the
@@ -343,6 +358,7 @@ class Ingestor:
             summary.fetched += 1
         summary.new += counts.new
         summary.updated += counts.updated
+        self._unindexed += counts.new
         if result.moved_to:
             log.info("%s moved permanently to %s", name, result.moved_to)
 
@@ -398,11 +414,14 @@ class Ingestor:
                         fetched.append(outcome.source.name)
                         if outcome.items:
                             self._store(outcome, summary)
+                            if self._unindexed >= INDEX_EVERY:
+                                self._index()
                         else:
                             quiet.append((outcome, self._next_state(outcome, now=self.clock())))
                     if len(quiet) >= QUIET_BATCH or not pending:
                         flush_quiet()
                 flush_quiet()
+            self._index()
             self._consume_requests(fetched)
         finally:
             client.close()

@@ -22,6 +22,7 @@ from app.record import Record, parse_record, slugify
 from app.store.db import Database
 from app.store.models import RecordRow
 from app.store.repository import RecordRepository, content_hash, from_db_time
+from app.store.search import index_pending
 
 _BATCH = 500
 _WRITERS = 8
@@ -132,6 +133,8 @@ def import_paths(db: Database, paths: Iterable[str | Path], *, now: datetime | N
             batch = []
     if batch:
         _save_batch(db, batch, now, report, fail)
+    with db.session() as session:     # new records into the search index, all at once
+        index_pending(session)
     for message in missing:
         fail(message)
     return report

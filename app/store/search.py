@@ -1,7 +1,9 @@
 """Full-text search over the public records' title, excerpt and body.
 
 SQLite: the FTS5 table `records_fts` (migration 0005), ranked by bm25 with the title weighted
-most.  PostgreSQL: the generated `records.search_vector` column, `websearch_to_tsquery` and
+most.  New records are queued by a trigger and indexed in batches by `index_pending()`
+(migration 0006 says why); a search first indexes whatever is queued, so it misses nothing.
+PostgreSQL: the generated `records.search_vector` column, `websearch_to_tsquery` and
 `ts_rank_cd`.  Either way the reader's text never reaches the query language as such: on SQLite
 `fts5_query()` rebuilds it from quoted terms, so unbalanced quotes or stray operators give
 results or a clear message, never an error.
@@ -13,15 +15,19 @@ Highlights come back as text with two private-use marker characters around each 
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import text
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app.record import Record
+from app.store.db import BUSY_TIMEOUT_MS
 from app.store.repository import RecordRepository, public_condition
 
+log = logging.getLogger(__name__)
 MARK_START, MARK_END = "\ue000", "\ue001"
 MAX_QUERY = 200
 MAX_COUNTED = 1000      # "more than 1,000 stories match": counting every match costs too much
@@ -102,6 +108,55 @@ def fts5_query(raw: str) -> str | None:
     return expression
 
 
+def index_pending(session: Session | Connection) -> int:
+    """Index the records queued since the last call, in one statement (SQLite; a no-op on
+    PostgreSQL, whose server computes the search column itself).  Returns how many."""
+    connection = session.connection() if isinstance(session, Session) else session
+    if connection.dialect.name != "sqlite":
+        return 0
+    indexed = connection.execute(text(
+        "INSERT INTO records_fts (rowid, title, excerpt, body) "
+        "SELECT m.fts_rowid, r.title, r.excerpt, r.body FROM records_fts_pending p "
+        "JOIN records_fts_ids m ON m.fts_rowid = p.fts_rowid "
+        "JOIN records r ON r.id = m.record_id ORDER BY m.fts_rowid")).rowcount
+    connection.execute(text("DELETE FROM records_fts_pending"))
+    return int(indexed or 0)
+
+
+_PENDING = text("SELECT EXISTS (SELECT 1 FROM records_fts_pending)")
+
+
+def catch_up(engine: Engine, *, wait_ms: int = 200) -> None:
+    """Before a search: index the queued records, in a transaction of its own, if there are any
+    (one cheap query when there are none).  It waits `wait_ms` at most for the database: when
+    a writer holds it, that writer's pass indexes them, and `SearchRepository.search` still
+    finds them within its own transaction."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as connection:
+        if not connection.execute(_PENDING).scalar():
+            return
+        connection.exec_driver_sql(f"PRAGMA busy_timeout={int(wait_ms)}")
+        try:
+            index_pending(connection)
+            connection.commit()
+        except OperationalError as exc:
+            connection.rollback()
+            log.debug("search: queued records not indexed now: %s", exc)
+        finally:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+
+def _catch_up_within(session: Session) -> None:
+    """Index queued records inside the caller's transaction, so that its search sees them."""
+    if session.execute(_PENDING).scalar():
+        try:
+            with session.begin_nested():
+                index_pending(session)
+        except OperationalError as exc:    # locked, or our snapshot is older than its work
+            log.debug("search: queued records not indexed now: %s", exc)
+
+
 class SearchRepository:
     """Ranked, highlighted, paginated search over public records."""
 
@@ -121,6 +176,7 @@ class SearchRepository:
                 return SearchResults(query, (), 0, page, per_page,
                                      "Nothing to search for: add a word that is not excluded "
                                      "with a minus sign.")
+            _catch_up_within(self.session)
             rows, total = self._sqlite(expression, page, per_page)
         records = {r.id: r for r in RecordRepository(self.session).get_many([r[0] for r in rows])}
         hits = tuple(SearchHit(records[rid], title or records[rid].title, snippet or "")

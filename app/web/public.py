@@ -28,7 +28,7 @@ from flask import (
 
 from app.record import Record, Related, record_id, slugify
 from app.store.reader import SORTS, Cursor, CursorError, ReaderRepository, Sort, Stamp
-from app.store.search import SearchRepository
+from app.store.search import SearchRepository, catch_up
 from app.web import get_db, get_settings
 from app.web.http import BodyCache, VersionedCache, conditional, make_validator
 from app.web.markup import highlight, render_markdown, safe_url
@@ -287,6 +287,7 @@ def search() -> Response:
         abort(400, description="'page' must be a whole number.")
     if not 1 <= page <= MAX_SEARCH_PAGE:
         abort(400, description=f"'page' must be between 1 and {MAX_SEARCH_PAGE}.")
+    catch_up(get_db().engine)      # records stored a moment ago, into the index first
     with reader() as repo:
         v = Versioned(repo)
 

@@ -111,3 +111,23 @@ def test_fts5_query_builder() -> None:
     assert fts5_query('x"y') == '"x""y"'
     assert fts5_query("-only") is None
     assert fts5_query("* - OR") is None
+
+
+def test_a_record_stored_a_moment_ago_is_found_at_once(site: Site) -> None:
+    # On SQLite new records are indexed in batches (migration 0006); a search indexes what is
+    # queued first, so a record saved by any path is found by the next search.
+    from sqlalchemy import text
+
+    base = site.public[0]
+    record = base.replace(web_url="https://news.example/zygomorphic", published=True,
+                          title="Zygomorphic flowers confuse a triage model")
+    site.save(record)
+    _, html = hits(site, "zygomorphic")
+    assert result_ids(html) == [record.id]
+    if site.db.is_sqlite:
+        with site.db.session() as session:
+            assert session.execute(text("SELECT count(*) FROM records_fts_pending")).scalar() == 0
+    renamed = record.replace(title="Actinomorphic flowers confuse a triage model")
+    site.save(renamed, minutes=2)
+    assert result_ids(hits(site, "zygomorphic")[1]) == []
+    assert result_ids(hits(site, "actinomorphic")[1]) == [record.id]
