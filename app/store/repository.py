@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any, Literal, cast
 
 from sqlalchemy import (
@@ -126,8 +127,15 @@ def insert_rows(connection: Any, table: Table, rows: list[dict[str, Any]]) -> No
         connection.execute(table.insert(), rows)
         return
     sql, order, processors = plan
-    steps = tuple(zip(order, processors, strict=True))
-    params = [tuple(p(row[k]) if p else row[k] for k, p in steps) for row in rows]
+    pick = itemgetter(*order) if len(order) > 1 else (lambda row: (row[order[0]],))
+    convert = [(i, p) for i, p in enumerate(processors) if p is not None]
+    params: list[Any] = [pick(row) for row in rows]
+    if convert:
+        for n, values in enumerate(params):
+            values = list(values)
+            for i, process in convert:
+                values[i] = process(values[i])
+            params[n] = tuple(values)
     connection.exec_driver_sql(sql, params)
 
 
