@@ -51,6 +51,27 @@ def newsdesk(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str
                           text=True, timeout=600, check=False)
 
 
+def children_of(pid: int) -> list[int]:
+    """Processes whose parent is `pid` (Linux /proc; empty elsewhere)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
 def expected_topics(title: str) -> tuple[str, ...]:
     return next(topics for prefix, topics in FARM_TOPICS if title.startswith(prefix))
 
@@ -125,9 +146,16 @@ def test_kill_9_in_the_middle_of_a_pass_loses_nothing_committed(tmp_path: Path,
                         stored = RecordRepository(session).count()
                 except Exception:  # noqa: BLE001 - the worker may still be migrating
                     stored = 0
+            parsers = children_of(worker.pid)
+            assert parsers, "the worker parses in processes of its own"
             os.kill(worker.pid, signal.SIGKILL)
             worker.wait(timeout=30)
             assert stored > 0
+            # its parsing processes do not outlive it
+            deadline = time.monotonic() + 10
+            while any(alive(pid) for pid in parsers) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert not [pid for pid in parsers if alive(pid)]
 
             with db.session() as session:
                 records = list(RecordRepository(session).iter_all())

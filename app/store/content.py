@@ -18,6 +18,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from app.errors import NewsdeskError, RecordError
+from app.processes import exit_with_parent
 from app.record import Record, parse_record, slugify
 from app.store.db import Database
 from app.store.models import RecordRow
@@ -105,7 +106,8 @@ def _read_all(files: list[Path], processes: int) -> Iterator[Parsed]:
     if processes < 2 or len(files) < PARALLEL_FROM:
         yield from map(_read_one, files)
         return
-    with ProcessPoolExecutor(processes - 1, mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(processes - 1, mp_context=get_context("spawn"),
+                             initializer=exit_with_parent) as pool:
         yield from pool.map(_read_one, files, chunksize=64)
 
 
