@@ -8,26 +8,28 @@ the file and the field or line) and leaves nothing half-written, while every oth
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+import os
+from collections.abc import Callable, Iterable, Iterator, Set
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 
 from app.errors import NewsdeskError, RecordError
 from app.processes import exit_with_parent
-from app.record import Record, parse_record, slugify
+from app.record import Record, dump_record, parse_record, slugify
 from app.store.db import Database
 from app.store.models import RecordRow
 from app.store.repository import RecordRepository, content_hash, from_db_time
 from app.store.search import index_pending
 
 _BATCH = 500
-_WRITERS = 8
 PARALLEL_FROM = 2000   # files; fewer do not pay for starting the parsing processes
+_BINARY = getattr(os, "O_BINARY", 0)   # Windows opens files in text mode without it
 SKIP_NAMES = {"readme.md"}
 
 
@@ -49,13 +51,6 @@ class ExportReport:
     written: int = 0
     unchanged: int = 0
     pruned: int = 0
-
-    def add(self, outcomes: Iterable[bool]) -> None:
-        for written in outcomes:
-            if written:
-                self.written += 1
-            else:
-                self.unchanged += 1
 
     def summary(self) -> str:
         text = f"{self.written} written, {self.unchanged} unchanged"
@@ -181,64 +176,127 @@ def _save_batch(db: Database, batch: list[tuple[Path, Record, str]], now: dateti
 # --------------------------------------------------------------------------- export
 
 def export_names(db: Database) -> dict[str, str]:
-    """Record id -> path relative to the export folder.  Two records that would share a name
-    are told apart by their id; the earliest id keeps the plain name."""
+    """Record id -> path relative to the export folder, in the database's order of ids.  Two
+    records that would share a name are told apart by their id; the earliest id keeps the
+    plain name."""
     names: dict[str, str] = {}
     used: set[str] = set()
+    columns = cast(Table, RecordRow.__table__).c   # Core: no ORM loading of 3-column rows
     with db.session() as session:
-        rows = session.execute(select(RecordRow.id, RecordRow.published_at, RecordRow.title)
-                               .order_by(RecordRow.id))
+        rows = session.execute(select(columns.id, columns.published_at, columns.title)
+                               .order_by(columns.id))
         for rid, published_at, title in rows:
             when = from_db_time(published_at)
             assert when is not None
-            stem = f"{when:%Y-%m-%d}-{slugify(title) or rid}"
+            day = f"{when:%Y-%m-%d}"
+            stem = f"{day}-{slugify(title) or rid}"
             if stem in used:
                 stem = f"{stem}-{rid[:8]}"
             used.add(stem)
-            names[rid] = f"{when:%Y}/{stem}.md"
+            names[rid] = f"{day.partition('-')[0]}/{stem}.md"
     return names
 
 
-def _write_if_changed(path: Path, data: bytes) -> bool:
-    """Write `data` to `path` unless the file already holds exactly these bytes.  Written in
-    place: an interrupted write leaves a file whose bytes differ, which the next export
-    rewrites."""
+def _prepare_folders(root: Path, names: Iterable[str]) -> set[str]:
+    """Create the year folders that `names` (paths relative to `root`) go to, each once, and
+    return the names of the files already in them: a file that was not there is written
+    without first trying to read it."""
+    existing: set[str] = set()
+    for year in sorted({name.split("/", 1)[0] for name in names}):
+        folder = root / year
+        try:
+            existing.update(f"{year}/{entry}" for entry in os.listdir(folder))
+        except FileNotFoundError:
+            folder.mkdir(parents=True, exist_ok=True)
+    return existing
+
+
+def _holds(path: str, data: bytes) -> bool:
+    """Whether the file at `path` holds exactly `data` (False when there is no such file)."""
     try:
-        if path.stat().st_size == len(data) and path.read_bytes() == data:
-            return False
+        fd = os.open(path, os.O_RDONLY | _BINARY)
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as handle:
-        handle.write(data)
+        return False
+    try:
+        return os.fstat(fd).st_size == len(data) and os.read(fd, len(data)) == data
+    finally:
+        os.close(fd)
+
+
+def _write(path: str, data: bytes) -> None:
+    """Create or truncate the file at `path` and write `data` to it: three system calls (a
+    Python file object adds a stat and an ioctl)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _BINARY, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+
+
+def _write_if_changed(path: str, data: bytes, *, exists: bool = True) -> bool:
+    """Write `data` to `path` unless the file already holds exactly these bytes; `exists`
+    False (the file was not in its folder when the export began) skips the comparison.
+    Written in place: an interrupted write leaves a file whose bytes differ, which the next
+    export rewrites."""
+    if exists and _holds(path, data):
+        return False
+    _write(path, data)
     return True
 
 
-def export_dir(db: Database, target: str | Path, *, prune: bool = False) -> ExportReport:
-    """Write every record to `target`; only files whose bytes change are written.  Creating a
-    file costs more than rendering it, so files are written by a small pool of threads."""
-    from app.record import dump_record
+@dataclass(frozen=True)
+class _ExportPart:
+    """Records to export: those whose id is in (`after`, `upto`] (None: no bound), to the
+    paths under `root` that `names` gives their ids; `existing` holds the paths that were
+    already there when the export began."""
+    root: str
+    after: str | None
+    upto: str | None
+    names: dict[str, str]
+    existing: Set[str]
 
-    root = Path(target)
+
+def _export_part(db: Database, part: _ExportPart) -> ExportReport:
     report = ExportReport()
-    names = export_names(db)
-    with db.session() as session, ThreadPoolExecutor(_WRITERS) as pool:
-        pending = []
-        for record in RecordRepository(session).iter_all():
-            pending.append(pool.submit(_write_if_changed, root / names[record.id],
-                                       dump_record(record).encode("utf-8")))
-            if len(pending) >= 4 * _BATCH:
-                report.add(f.result() for f in pending)
-                pending = []
-        report.add(f.result() for f in pending)
-    if prune:
-        expected = {root / name for name in names.values()}
-        for year in sorted(root.glob("[0-9][0-9][0-9][0-9]")):
-            if not year.is_dir():
+    with db.session() as session:
+        for record in RecordRepository(session).iter_range(part.after, part.upto):
+            name = part.names.get(record.id)
+            if name is None:   # saved since the names were given out: the next export has it
                 continue
-            for found in sorted(year.glob("*.md")):
-                if found not in expected:
-                    found.unlink()
-                    report.pruned += 1
-            if not any(year.iterdir()):
-                year.rmdir()
+            if _write_if_changed(os.path.join(part.root, name),
+                                 dump_record(record).encode("utf-8"),
+                                 exists=name in part.existing):
+                report.written += 1
+            else:
+                report.unchanged += 1
     return report
+
+
+def export_dir(db: Database, target: str | Path, *, prune: bool = False) -> ExportReport:
+    """Write every record to `target`; only files whose bytes change are written."""
+    root = Path(target)
+    names = export_names(db)
+    existing = _prepare_folders(root, names.values())
+    report = _export_part(db, _ExportPart(str(root), None, None, names, existing))
+    if prune:
+        report.pruned = _prune(root, set(names.values()))
+    return report
+
+
+def _prune(root: Path, names: Set[str]) -> int:
+    """Remove the record files under `root`'s year folders that are not in `names`, and year
+    folders left empty; return how many files were removed."""
+    expected = {root / name for name in names}
+    pruned = 0
+    for year in sorted(root.glob("[0-9][0-9][0-9][0-9]")):
+        if not year.is_dir():
+            continue
+        for found in sorted(year.glob("*.md")):
+            if found not in expected:
+                found.unlink()
+                pruned += 1
+        if not any(year.iterdir()):
+            year.rmdir()
+    return pruned
