@@ -1,13 +1,15 @@
 """The content/ folder: records as files, imported into and exported from the database.
 
 Export is deterministic and incremental: every record goes to `YYYY/YYYY-MM-DD-<slug>.md` in the
-canonical layout, and a file whose bytes would not change is not touched.  Import takes files or
+canonical layout, and a file whose bytes would not change is not touched; a large export is
+shared out between processes.  Import takes files or
 folders; each file is saved in a savepoint of its own, so a bad file is reported (one line naming
 the file and the field or line) and leaves nothing half-written, while every other file imports.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Callable, Iterable, Iterator, Set
 from concurrent.futures import ProcessPoolExecutor
@@ -29,6 +31,10 @@ from app.store.search import index_pending
 
 _BATCH = 500
 PARALLEL_FROM = 2000   # files; fewer do not pay for starting the parsing processes
+# records; fewer do not pay for starting export processes (on 2 CPUs, 6,000 records take as
+# long in one process as in two)
+EXPORT_PARALLEL_FROM = 8000
+_EXPORT_PART = 500   # records a process exports at a time in a parallel export
 _BINARY = getattr(os, "O_BINARY", 0)   # Windows opens files in text mode without it
 SKIP_NAMES = {"readme.md"}
 
@@ -51,6 +57,11 @@ class ExportReport:
     written: int = 0
     unchanged: int = 0
     pruned: int = 0
+
+    def merge(self, other: ExportReport) -> None:
+        self.written += other.written
+        self.unchanged += other.unchanged
+        self.pruned += other.pruned
 
     def summary(self) -> str:
         text = f"{self.written} written, {self.unchanged} unchanged"
@@ -274,12 +285,78 @@ def _export_part(db: Database, part: _ExportPart) -> ExportReport:
     return report
 
 
-def export_dir(db: Database, target: str | Path, *, prune: bool = False) -> ExportReport:
-    """Write every record to `target`; only files whose bytes change are written."""
+def _split(root: str, names: dict[str, str], existing: Set[str],
+           size: int) -> list[_ExportPart]:
+    """Parts of `size` records in contiguous ranges of ids.  The bounds are ids in the order
+    the database sorts them (`names` is in that order), so that the parts' range queries
+    share the records out exactly; the first and last parts are open, so that together they
+    cover every id, as a serial export does."""
+    ids = list(names)
+    chunks = [ids[i:i + size] for i in range(0, len(ids), size)]
+    parts = []
+    for k, chunk in enumerate(chunks):
+        mine = {rid: names[rid] for rid in chunk}
+        parts.append(_ExportPart(
+            root=root, after=chunks[k - 1][-1] if k else None,
+            upto=chunk[-1] if k < len(chunks) - 1 else None, names=mine,
+            existing=frozenset(name for name in mine.values() if name in existing)))
+    return parts
+
+
+_worker_db: Database | None = None
+
+
+def _open_worker_database(url: str) -> None:
+    """Open an export worker process's own connection to the database, once."""
+    global _worker_db
+    _worker_db = Database(url, migrate=False)   # the parent brought the schema up to date
+    atexit.register(_worker_db.dispose)
+
+
+def _export_part_in_worker(part: _ExportPart) -> ExportReport:
+    assert _worker_db is not None, "the worker's database is opened when it starts"
+    return _export_part(_worker_db, part)
+
+
+def _export_parallel(db: Database, parts: list[_ExportPart], processes: int) -> ExportReport:
+    """Export `parts` in this process and `processes - 1` worker processes.  The workers take
+    parts from the front while this process, running already (a new one takes a while to
+    import the app), takes them from the back until it meets the parts they took: the work
+    is shared out evenly however fast each process turns out to be."""
+    report = ExportReport()
+    with ProcessPoolExecutor(min(processes - 1, len(parts)), mp_context=get_context("spawn"),
+                             initializer=_open_worker_database, initargs=(db.url,)) as pool:
+        futures = [pool.submit(_export_part_in_worker, part) for part in parts]
+        try:
+            for part, future in zip(reversed(parts), reversed(futures), strict=True):
+                if not future.cancel():   # a worker has it (its queue holds a part ahead)
+                    break
+                report.merge(_export_part(db, part))
+            for future in futures:
+                if not future.cancelled():
+                    report.merge(future.result())
+        except BaseException:   # a failure anywhere stops the export without the rest
+            for future in futures:
+                future.cancel()
+            raise
+    return report
+
+
+def export_dir(db: Database, target: str | Path, *, prune: bool = False,
+               processes: int = 1) -> ExportReport:
+    """Write every record to `target`; only files whose bytes change are written.  Reading,
+    rendering and writing records is CPU work in Python: given `processes` > 1 and enough
+    records to pay for starting worker processes, that many processes share it out in parts
+    of contiguous ids.  Names are given out here, once: two records that would share a name
+    are told apart across the whole set."""
     root = Path(target)
     names = export_names(db)
     existing = _prepare_folders(root, names.values())
-    report = _export_part(db, _ExportPart(str(root), None, None, names, existing))
+    if processes < 2 or len(names) < EXPORT_PARALLEL_FROM or not db.is_shared:
+        report = _export_part(db, _ExportPart(str(root), None, None, names, existing))
+    else:
+        report = _export_parallel(db, _split(str(root), names, existing, _EXPORT_PART),
+                                  processes)
     if prune:
         report.pruned = _prune(root, set(names.values()))
     return report
