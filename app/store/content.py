@@ -307,8 +307,10 @@ _worker_db: Database | None = None
 
 
 def _open_worker_database(url: str) -> None:
-    """Open an export worker process's own connection to the database, once."""
+    """Start an export worker process: it exits with its parent (as the parsing processes
+    do), and opens its own connection to the database, once."""
     global _worker_db
+    exit_with_parent()
     _worker_db = Database(url, migrate=False)   # the parent brought the schema up to date
     atexit.register(_worker_db.dispose)
 
