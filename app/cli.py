@@ -76,7 +76,8 @@ def export_cmd(ctx: Context, target: Path, prune: bool) -> None:
     """Write every record to TARGET/YYYY/YYYY-MM-DD-<slug>.md (only files that change)."""
     from app.store.content import export_dir
 
-    click.echo(export_dir(ctx.db(), target, prune=prune).summary())
+    processes = ctx.settings.parse_processes or (os.cpu_count() or 1)
+    click.echo(export_dir(ctx.db(), target, prune=prune, processes=processes).summary())
 
 
 @main.command("fetch")

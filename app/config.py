@@ -86,8 +86,9 @@ SETTINGS: dict[str, Setting] = {
     "fetch_max_failures": Setting("NEWSDESK_FETCH_MAX_FAILURES", "10",
                                   "failures in a row after which a source is disabled"),
     "parse_processes": Setting("NEWSDESK_PARSE_PROCESSES", "0",
-                               "processes that parse feeds during a pass, and record files "
-                               "during a large import; 0 means one per CPU, 1 parses in the "
+                               "processes that parse feeds during a pass and record files "
+                               "during a large import, and that read and write records during "
+                               "a large export; 0 means one per CPU, 1 does the work in the "
                                "main process"),
     "fetch_interval": Setting("NEWSDESK_FETCH_INTERVAL", "1800",
                               "seconds between fetches of a source that sets no interval"),

@@ -438,6 +438,11 @@ _NONPRINTABLE = re.compile(
     "[^\x09\x0a\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd"
     "\U00010000-\U0010ffff]")
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t"}
+# a character that a double-quoted scalar cannot hold as is: the nonprintable ones, and the
+# backslash, double quote, newline and tab (which _NONPRINTABLE lets through)
+_MUST_ESCAPE = re.compile(
+    r"[^\x20\x21\x23-\x5b\x5d-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd"
+    r"\U00010000-\U0010ffff]")
 _PLAIN_RX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 .,&'()/_+-]*$")
 
 
@@ -452,6 +457,8 @@ def _escape_char(m: re.Match[str]) -> str:
 
 def quoted(text: str) -> str:
     """A YAML double-quoted scalar, escaping only what must be escaped (unicode stays)."""
+    if not _MUST_ESCAPE.search(text):   # most text: one scan instead of five
+        return f'"{text}"'
     out = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
     if _NONPRINTABLE.search(out):
         out = _NONPRINTABLE.sub(_escape_char, out)

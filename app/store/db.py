@@ -135,9 +135,11 @@ class _Checkpointer(threading.Thread):
 
 
 class Database:
-    """An engine and its session factory."""
+    """An engine and its session factory.  `url` is kept as given (password included), so that
+    another process can open the same database."""
 
     def __init__(self, url: str, *, migrate: bool = True, **engine_kwargs: Any) -> None:
+        self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._autocheckpoint = SQLITE_AUTOCHECKPOINT
@@ -181,6 +183,16 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
+
+    @property
+    def is_shared(self) -> bool:
+        """Whether another process opening `url` sees this database (an in-memory SQLite
+        database lives only in this process)."""
+        if not self.is_sqlite:
+            return True
+        parsed = make_url(self.url)
+        return (parsed.database not in (None, "", ":memory:")
+                and parsed.query.get("mode") != "memory")
 
     @contextmanager
     def session(self) -> Iterator[Session]:

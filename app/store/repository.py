@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from operator import itemgetter
 from typing import Any, Literal, cast
 
@@ -26,6 +27,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    true,
     update,
 )
 from sqlalchemy.orm import Session
@@ -55,6 +57,25 @@ from app.store.models import (
 Outcome = Literal["new", "updated", "unchanged"]
 _T_RECORDS = cast(Table, RecordRow.__table__)
 _BATCH = 500
+
+# Core columns for the reads that build records (Core, not ORM attributes: the ORM's loading
+# of plain column rows costs more than the query).  `_build` unpacks rows in these orders.
+_R = _T_RECORDS.c
+_P = cast(Table, ProviderRow.__table__).c
+_T_TOPICS = cast(Table, TopicRow.__table__)
+_RT = cast(Table, RecordTopicRow.__table__).c
+_I = cast(Table, ImageRow.__table__).c
+_RE = cast(Table, RelatedRow.__table__).c
+_EX = cast(Table, RecordExtraRow.__table__).c
+_RECORD_COLUMNS = (_R.id, _R.category, _R.title, _R.excerpt, _R.published_at, _R.original_url,
+                   _R.web_url, _R.amp_web_url, _R.cdn_amp_web_url, _R.type, _R.quality, _R.heat,
+                   _R.published, _R.provider_id, _R.provider_name, _R.secured, _R.body)
+_IMAGE_COLUMNS = (_I.record_id, _I.role, _I.related_position, _I.url, _I.width, _I.height,
+                  _I.title, _I.is_cached, _I.extra)
+_RELATED_COLUMNS = (_RE.record_id, _RE.position, _RE.title, _RE.excerpt, _RE.published_at,
+                    _RE.web_url, _RE.amp_web_url, _RE.cdn_amp_web_url, _RE.type,
+                    _RE.provider_name, _RE.provider_domain, _RE.provider_extra, _RE.quality,
+                    _RE.extra)
 
 
 def content_hash(record: Record) -> str:
@@ -137,6 +158,16 @@ def insert_rows(connection: Any, table: Table, rows: list[dict[str, Any]]) -> No
                 values[i] = process(values[i])
             params[n] = tuple(values)
     connection.exec_driver_sql(sql, params)
+
+
+def _id_in(column: Any, ids: list[str]) -> ColumnElement[bool]:
+    return cast(ColumnElement[bool], column.in_(ids))
+
+
+def _id_range(column: Any, after: str | None, upto: str | None) -> ColumnElement[bool]:
+    """`after` < column <= `upto`; None is no bound."""
+    return and_(true(), *([] if after is None else [column > after]),
+                *([] if upto is None else [column <= upto]))
 
 
 def _table(model: Any) -> Table:
@@ -446,85 +477,96 @@ class RecordRepository:
         out: dict[str, Record] = {}
         for i in range(0, len(ids), _BATCH):
             chunk = list(ids[i:i + _BATCH])
-            rows = self.session.execute(select(_T_RECORDS).where(_T_RECORDS.c.id.in_(chunk)))
-            out.update((r.id, r) for r in self._build(list(rows)))
+            rows = self.session.execute(select(*_RECORD_COLUMNS).where(_R.id.in_(chunk))).all()
+            out.update((r.id, r) for r in self._build(rows, partial(_id_in, ids=chunk)))
         return [out[i] for i in ids if i in out]
 
     def iter_all(self, batch: int = _BATCH) -> Iterator[Record]:
         """Every record, ordered by id, loaded in batches."""
-        last = ""
+        return self.iter_range(None, None, batch=batch)
+
+    def iter_range(self, after: str | None, upto: str | None, *,
+                   batch: int = _BATCH) -> Iterator[Record]:
+        """The records whose id is > `after` and <= `upto` (None: no bound), ordered by id,
+        loaded in batches.  A batch's rows of the other tables are read by the same id range
+        as the batch (cheaper than a list of its ids)."""
+        last = after
         while True:
-            rows = list(self.session.execute(
-                select(_T_RECORDS).where(_T_RECORDS.c.id > last).order_by(_T_RECORDS.c.id)
-                .limit(batch)))
+            rows = self.session.execute(select(*_RECORD_COLUMNS).where(_id_range(_R.id, last, upto))
+                                        .order_by(_R.id).limit(batch)).all()
             if not rows:
                 return
-            yield from self._build(rows)
-            last = rows[-1].id
+            lower, last = last, rows[-1].id
+            yield from self._build(rows, partial(_id_range, after=lower, upto=last))
 
-    def _build(self, rows: list[Any]) -> list[Record]:
-        """Records from rows of the records table (Core rows: no ORM identity map)."""
+    def _build(self, rows: Sequence[Any], owned: Callable[[Any], ColumnElement[bool]]
+               ) -> list[Record]:
+        """Records from rows of `_RECORD_COLUMNS` (Core rows: no ORM identity map);
+        `owned(column)` selects the rows of another table whose `record_id` column is one of
+        theirs.  Rows are unpacked by position: reading a row's fields by name costs more than
+        building the record from them."""
         if not rows:
             return []
-        ids = [r.id for r in rows]
-        provider_ids = {r.provider_id for r in rows}
-        domains = dict(self.session.execute(
-            select(ProviderRow.id, ProviderRow.domain).where(ProviderRow.id.in_(provider_ids))
-        ).all())
+
+        def execute(query: Any) -> Sequence[Any]:
+            return self.session.execute(query).all()
+
+        domains = dict(execute(select(_P.id, _P.domain)
+                               .where(_P.id.in_({r.provider_id for r in rows}))))
         topics: dict[str, list[str]] = defaultdict(list)
-        for rid, name in self.session.execute(
-                select(RecordTopicRow.record_id, TopicRow.name)
-                .join(TopicRow, TopicRow.id == RecordTopicRow.topic_id)
-                .where(RecordTopicRow.record_id.in_(ids))
-                .order_by(RecordTopicRow.record_id, RecordTopicRow.position)):
+        for rid, name in execute(
+                select(_RT.record_id, _T_TOPICS.c.name)
+                .join(_T_TOPICS, _T_TOPICS.c.id == _RT.topic_id)
+                .where(owned(_RT.record_id)).order_by(_RT.record_id, _RT.position)):
             topics[rid].append(name)
         images: dict[tuple[str, str, int | None], list[Image]] = defaultdict(list)
-        for img in self.session.execute(
-                select(ImageRow.__table__).where(ImageRow.record_id.in_(ids))
-                .order_by(ImageRow.record_id, ImageRow.role, ImageRow.related_position,
-                          ImageRow.position)):
-            images[(img.record_id, img.role, img.related_position)].append(Image(
-                url=img.url, width=img.width, height=img.height, title=img.title,
-                is_cached=img.is_cached, extra=_extra_value(img.extra)))
+        for rid, role, related_position, url, width, height, title, is_cached, extra in execute(
+                select(*_IMAGE_COLUMNS).where(owned(_I.record_id))
+                .order_by(_I.record_id, _I.role, _I.related_position, _I.position)):
+            images[(rid, role, related_position)].append(Image(
+                url=url, width=width, height=height, title=title, is_cached=is_cached,
+                extra=_extra_value(extra)))
         related: dict[str, list[Related]] = defaultdict(list)
-        for rel in self.session.execute(
-                select(RelatedRow.__table__).where(RelatedRow.record_id.in_(ids))
-                .order_by(RelatedRow.record_id, RelatedRow.position)):
-            prov = None
-            if rel.provider_name is not None or rel.provider_domain is not None:
-                prov = Provider(name=rel.provider_name or "", domain=rel.provider_domain or "",
-                                images=tuple(images.get(
-                                    (rel.record_id, "related_provider", rel.position), ())),
-                                extra=_extra_value(rel.provider_extra))
-            related[rel.record_id].append(Related(
-                title=rel.title, excerpt=rel.excerpt,
-                published_at=from_db_time(rel.published_at), web_url=rel.web_url,
-                amp_web_url=rel.amp_web_url, cdn_amp_web_url=rel.cdn_amp_web_url,
-                type=rel.type, provider=prov, quality=rel.quality,
-                images=tuple(images.get((rel.record_id, "related", rel.position), ())),
-                extra=_extra_value(rel.extra)))
+        for (rid, position, title, excerpt, published_at, web_url, amp_web_url, cdn_amp_web_url,
+             type_, provider_name, provider_domain, provider_extra, quality, extra) in execute(
+                select(*_RELATED_COLUMNS).where(owned(_RE.record_id))
+                .order_by(_RE.record_id, _RE.position)):
+            provider = None
+            if provider_name is not None or provider_domain is not None:
+                provider = Provider(
+                    name=provider_name or "", domain=provider_domain or "",
+                    images=tuple(images.get((rid, "related_provider", position), ())),
+                    extra=_extra_value(provider_extra))
+            related[rid].append(Related(
+                title=title, excerpt=excerpt, published_at=from_db_time(published_at),
+                web_url=web_url, amp_web_url=amp_web_url, cdn_amp_web_url=cdn_amp_web_url,
+                type=type_, provider=provider, quality=quality,
+                images=tuple(images.get((rid, "related", position), ())),
+                extra=_extra_value(extra)))
         extras: dict[tuple[str, str], dict[str, Any]] = defaultdict(dict)
-        for ex in self.session.execute(
-                select(RecordExtraRow.__table__).where(RecordExtraRow.record_id.in_(ids))
-                .order_by(RecordExtraRow.record_id, RecordExtraRow.scope,
-                          RecordExtraRow.position)):
-            extras[(ex.record_id, ex.scope)][ex.key] = _load_yaml(ex.value)
+        for rid, scope, key, value in execute(
+                select(_EX.record_id, _EX.scope, _EX.key, _EX.value)
+                .where(owned(_EX.record_id))
+                .order_by(_EX.record_id, _EX.scope, _EX.position)):
+            extras[(rid, scope)][key] = _load_yaml(value)
         out = []
-        for r in rows:
-            published_at = from_db_time(r.published_at)
-            assert published_at is not None
+        for (rid, category, title, excerpt, published_at, original_url, web_url, amp_web_url,
+             cdn_amp_web_url, type_, quality, heat, published, provider_id, provider_name,
+             secured, body) in rows:
+            when = from_db_time(published_at)
+            assert when is not None
             out.append(Record(
-                category=r.category, title=r.title, excerpt=r.excerpt,
-                published_at=published_at, original_url=r.original_url, web_url=r.web_url,
-                amp_web_url=r.amp_web_url, cdn_amp_web_url=r.cdn_amp_web_url, type=r.type,
-                quality=r.quality, heat=r.heat, published=r.published,
-                provider=Provider(name=r.provider_name, domain=domains.get(r.provider_id, ""),
-                                  images=tuple(images.get((r.id, "provider", None), ())),
-                                  extra=dict(extras.get((r.id, "provider"), {}))),
-                topics=tuple(topics.get(r.id, ())),
-                images=tuple(images.get((r.id, "record", None), ())),
-                related=tuple(related.get(r.id, ())), secured=r.secured, body=r.body,
-                extra=dict(extras.get((r.id, "record"), {}))))
+                category=category, title=title, excerpt=excerpt, published_at=when,
+                original_url=original_url, web_url=web_url, amp_web_url=amp_web_url,
+                cdn_amp_web_url=cdn_amp_web_url, type=type_, quality=quality, heat=heat,
+                published=published,
+                provider=Provider(name=provider_name, domain=domains.get(provider_id, ""),
+                                  images=tuple(images.get((rid, "provider", None), ())),
+                                  extra=dict(extras.get((rid, "provider"), {}))),
+                topics=tuple(topics.get(rid, ())),
+                images=tuple(images.get((rid, "record", None), ())),
+                related=tuple(related.get(rid, ())), secured=secured, body=body,
+                extra=dict(extras.get((rid, "record"), {}))))
         return out
 
 
