@@ -11,7 +11,7 @@ from app.errors import FetchError
 from app.pipeline.classify import Classifier
 from app.pipeline.normalize import Normalized, normalize_feed
 from app.pipeline.parse import parse_feed
-from app.processes import exit_with_parent
+from app.processes import init_worker
 from app.record import format_datetime
 from app.secured import Keyring, write_private
 from app.sources import FeedConfig, FeedSource
@@ -30,7 +30,7 @@ _process_state: dict[str, object] = {}
 
 def init_process(config: FeedConfig) -> None:
     """Initializer of a parsing process: the configuration and its compiled classifier."""
-    exit_with_parent()
+    init_worker()
     _process_state["config"] = config
     _process_state["classifier"] = Classifier(config.topics)
 
