@@ -53,7 +53,8 @@ log = logging.getLogger(__name__)
 PROCESS_POOL_MIN_SOURCES = 16
 INDEX_EVERY = 5000        # new records between two runs of the search indexer in a pass
 QUIET_BATCH = 64          # state-only updates (304s, errors) written together
-LEASE_MARGIN = 300.0      # seconds a lease outlives the fetch deadline (twice over)
+LEASE_MARGIN = 300.0      # seconds a lease outlives the fetches that may come before it
+LEASE_AHEAD = 8           # sources leased at once per fetch worker (one transaction)
 Clock = Callable[[], datetime]
 
 
@@ -227,12 +228,15 @@ class Ingestor:
 
         _retrying(write)
 
-    def _lease(self, batch: list[FeedSource]) -> tuple[list[tuple[FeedSource, SourceState]],
-                                                         int]:
+    def _lease(self, batch: list[FeedSource], *, workers: int = 1
+               ) -> tuple[list[tuple[FeedSource, SourceState]], int]:
         """Lease a batch of sources in one transaction: (the sources held with their current
-        state, how many another worker holds)."""
+        state, how many another worker holds).  The lease lasts long enough for `workers`
+        fetch workers to reach the last of the batch even if every fetch before it takes the
+        whole deadline."""
         now = self.clock()
-        until = now + timedelta(seconds=self.limits.deadline * 2 + LEASE_MARGIN)
+        rounds = -(-len(batch) // max(1, workers)) + 1
+        until = now + timedelta(seconds=self.limits.deadline * rounds + LEASE_MARGIN)
         held: list[tuple[FeedSource, SourceState]] = []
 
         def take() -> None:
@@ -331,6 +335,17 @@ class Ingestor:
                                  error=f"processing failed: {exc!r}")
             return SourceOutcome(source, state, failed)
 
+    def _release(self, states: list[SourceState]) -> None:
+        """Give up leases taken but not used (the pass is stopping)."""
+        if not states:
+            return
+
+        def write() -> None:
+            with self.db.session() as session:
+                IngestRepository(session).release([s.name for s in states], self.owner)
+
+        _retrying(write)
+
     def _store_states(self, states: list[SourceState]) -> None:
         def write() -> None:
             with self.db.session() as session:
@@ -390,16 +405,23 @@ class Ingestor:
                 pending: set[Future[SourceOutcome]] = set()
                 jobs: dict[Future[SourceOutcome], tuple[FeedSource, SourceState]] = {}
                 queue = list(reversed(todo))
-                while queue or pending:
+                ready: list[tuple[FeedSource, SourceState]] = []   # leased, not yet submitted
+                while queue or ready or pending:
                     if self.stop.is_set():
                         queue.clear()
+                        self._release([state for _, state in ready])
+                        ready.clear()
                     room = workers * 3 - len(pending)
-                    if queue and room >= workers:
-                        batch = [queue.pop() for _ in range(min(room, len(queue)))]
-                        held, busy = self._lease(batch)
+                    if queue and len(ready) < room and room >= workers:
+                        batch = [queue.pop() for _ in range(min(workers * LEASE_AHEAD,
+                                                                len(queue)))]
+                        held, busy = self._lease(batch, workers=workers)
                         summary.busy += busy
+                        ready.extend(reversed(held))
+                    if ready and room >= workers:
                         keyring = self._keyring(self.clock())
-                        for source, state in held:
+                        submit = [ready.pop() for _ in range(min(room, len(ready)))]
+                        for source, state in submit:
                             future = pool.submit(
                                 process_source, client, source, state, config=self.config,
                                 classifier=self.classifier, limits=self.limits,

@@ -21,7 +21,7 @@ from app.sources import FeedConfig, FeedSource, load_feeds
 from app.store.db import Database
 from app.store.repository import IngestRepository, RecordRepository
 from tests.conftest import DATA, ROOT
-from tests.feedserver import FeedServer, Reply, Request, gzipped, hang
+from tests.feedserver import FeedServer, Reply, Request, farm_route, gzipped, hang
 
 SHIPPED = load_feeds(ROOT / "feeds")
 FEEDS = DATA / "feeds"
@@ -354,6 +354,26 @@ def test_two_workers_never_hold_the_same_source(h: Harness, server: FeedServer) 
     assert len(held) == 1 and busy == 0
     summary = second.run(every=True)
     assert summary.busy == 1 and summary.fetched == 0 and server.hits == []
+
+
+def test_a_pass_stopped_midway_leaves_no_source_leased(h: Harness, server: FeedServer) -> None:
+    # Sources are leased several at a time ahead of their fetch; a pass told to stop gives
+    # back the leases it holds for sources it did not start.
+    farm = farm_route(3)
+    sources = [FeedSource(f"s{i}", server.url(f"/farm/{i}.xml")) for i in range(40)]
+    ingestor = h.ingestor(*sources, fetch_workers=2)
+
+    def stop_after_the_first(request: Request) -> Reply:
+        ingestor.stop.set()
+        return farm(request)
+
+    server.prefixes["/farm/"] = stop_after_the_first
+    summary = ingestor.run(every=True)
+    assert 0 < summary.fetched < len(sources)
+    with h.db.session() as session:
+        states = IngestRepository(session).states()
+    assert [s.name for s in states if s.lease_owner] == []
+    assert sum(1 for s in states if s.last_status == "200") == summary.fetched
 
 
 def test_a_new_record_keeps_its_sighting_encrypted_in_secured(h: Harness, server: FeedServer,
