@@ -95,6 +95,10 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass
 
+    def setup(self) -> None:
+        super().setup()
+        self.server.owner.connections += 1
+
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         request = Request(self.path, {k.lower(): v for k, v in self.headers.items()})
@@ -134,6 +138,7 @@ class FeedServer:
         self.routes: dict[str, Route] = {}
         self.prefixes: dict[str, Route] = {}
         self.hits: list[str] = []
+        self.connections = 0            # TCP connections accepted
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.owner = self
         self._server.request_queue_size = 256

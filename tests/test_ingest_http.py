@@ -356,6 +356,18 @@ def test_two_workers_never_hold_the_same_source(h: Harness, server: FeedServer) 
     assert summary.busy == 1 and summary.fetched == 0 and server.hits == []
 
 
+def test_conditional_requests_reuse_their_connections(h: Harness, server: FeedServer) -> None:
+    # A 304 has no body, but its end must still be read for the connection to be kept: a
+    # pass of 304s must not open a connection per feed (publishers notice; so does the CPU).
+    server.prefixes["/farm/"] = farm_route(3)
+    sources = [FeedSource(f"s{i}", server.url(f"/farm/{i}.xml")) for i in range(20)]
+    assert h.ingestor(*sources, fetch_workers=1).run(every=True).fetched == 20
+    before = server.connections
+    summary = h.ingestor(*sources, fetch_workers=1).run(every=True)
+    assert summary.not_modified == 20
+    assert server.connections - before <= 2
+
+
 def test_a_pass_stopped_midway_leaves_no_source_leased(h: Harness, server: FeedServer) -> None:
     # Sources are leased several at a time ahead of their fetch; a pass told to stop gives
     # back the leases it holds for sources it did not start.

@@ -129,6 +129,7 @@ def fetch_feed(client: httpx.Client, url: str, *, etag: str | None = None,
                 moved = current if permanent and current != url else None
                 common = dict(url=url, final_url=current, status=status, moved_to=moved)
                 if status == 304:
+                    response.read()   # no body; reading its end keeps the connection alive
                     return FetchResult("not_modified", etag=etag, last_modified=last_modified,
                                        **common)  # type: ignore[arg-type]
                 if status == 410:
