@@ -31,6 +31,7 @@ from multiprocessing import get_context
 
 import httpx
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.errors import ConfigError
@@ -40,7 +41,7 @@ from app.pipeline.normalize import Normalized
 from app.pipeline.overrides import FetchRequest, apply_editor_changes
 from app.pipeline.state import SourceState, after_fetch
 from app.pipeline.store import StoreCounts, store_entries
-from app.pipeline.work import init_process, parse_body, parse_in_process, sighting
+from app.pipeline.work import init_process, parse_body, parse_in_process, sealed
 from app.record import Record
 from app.secured import Keyring
 from app.sources import FeedConfig, FeedSource
@@ -220,13 +221,21 @@ class Ingestor:
         if not done:
             return
 
-        def write() -> None:
-            with self.db.session() as session:
-                repo = EditorSettingsRepository(session)
-                for request in done:
-                    repo.fetch_done(request.url, asked_at=request.at)
+        def write(session: Session) -> None:
+            repo = EditorSettingsRepository(session)
+            for request in done:
+                repo.fetch_done(request.url, asked_at=request.at)
 
-        _retrying(write)
+        self._write(write)
+
+    def _write(self, action: Callable[[Session], object]) -> None:
+        """`action` in a transaction of its own, run again while SQLite says another writer
+        holds the database."""
+        def attempt() -> None:
+            with self.db.session() as session:
+                action(session)
+
+        _retrying(attempt)
 
     def _lease(self, batch: list[FeedSource], *, workers: int = 1
                ) -> tuple[list[tuple[FeedSource, SourceState]], int]:
@@ -292,12 +301,8 @@ class Ingestor:
 
     def _index(self) -> None:
         """New records into the search index, in one statement (app.store.search)."""
-        def write() -> None:
-            with self.db.session() as session:
-                index_pending(session)
-
         try:
-            _retrying(write)
+            self._write(index_pending)
         except OperationalError:   # the next pass, or the next search, indexes them
             log.exception("could not index new records for search")
         self._unindexed = 0
@@ -306,14 +311,10 @@ class Ingestor:
                 ) -> Callable[[Record, Normalized], Record]:
         """What a new record keeps privately from its sighting, encrypted into `secured`: the
         source, the feed's URL, the entry's id and when it was fetched."""
-        from app.secured import write_private
-
         keyring = self._keyring(now)
 
         def seal(record: Record, item: Normalized) -> Record:
-            if record.secured is not None:
-                return record
-            return write_private(record, sighting(source, item, now), keyring)
+            return sealed(record, source, item, keyring, fetched_at=now)
 
         return seal
 
@@ -337,21 +338,13 @@ class Ingestor:
 
     def _release(self, states: list[SourceState]) -> None:
         """Give up leases taken but not used (the pass is stopping)."""
-        if not states:
-            return
-
-        def write() -> None:
-            with self.db.session() as session:
-                IngestRepository(session).release([s.name for s in states], self.owner)
-
-        _retrying(write)
+        if states:
+            self._write(lambda session: IngestRepository(session).release(
+                [s.name for s in states], self.owner))
 
     def _store_states(self, states: list[SourceState]) -> None:
-        def write() -> None:
-            with self.db.session() as session:
-                IngestRepository(session).save_states(states, release_owner=self.owner)
-
-        _retrying(write)
+        self._write(lambda session: IngestRepository(session).save_states(
+            states, release_owner=self.owner))
 
     def _count(self, outcome: SourceOutcome, state: SourceState, counts: StoreCounts,
                summary: PassSummary) -> None:

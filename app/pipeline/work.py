@@ -12,7 +12,7 @@ from app.pipeline.classify import Classifier
 from app.pipeline.normalize import Normalized, normalize_feed
 from app.pipeline.parse import parse_feed
 from app.processes import init_worker
-from app.record import format_datetime
+from app.record import Record, format_datetime
 from app.secured import Keyring, write_private
 from app.sources import FeedConfig, FeedSource
 from app.store.repository import content_hash
@@ -70,11 +70,17 @@ def sighting(source: FeedSource, item: Normalized, fetched_at: datetime) -> dict
             "fetchedAt": format_datetime(fetched_at)}
 
 
+def sealed(record: Record, source: FeedSource, item: Normalized, keyring: Keyring, *,
+           fetched_at: datetime) -> Record:
+    """`record` with its sighting encrypted into `secured`; a record that already has a
+    `secured` value keeps it."""
+    if record.secured is not None:
+        return record
+    return write_private(record, sighting(source, item, fetched_at), keyring)
+
+
 def seal_sighting(item: Normalized, source: FeedSource, keyring: Keyring, *,
                   fetched_at: datetime) -> Normalized:
-    """`item` with its sighting encrypted into the record's `secured` (a record that already
-    has a `secured` value keeps it) and the record's content hash."""
-    record = item.record
-    if record.secured is None:
-        record = write_private(record, sighting(source, item, fetched_at), keyring)
+    """`item` with its record sealed and the sealed record's content hash."""
+    record = sealed(item.record, source, item, keyring, fetched_at=fetched_at)
     return replace(item, record=record, digest=content_hash(record))

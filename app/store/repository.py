@@ -51,6 +51,8 @@ from app.store.models import (
     RecordRow,
     RecordTopicRow,
     RelatedRow,
+    SourceEntryRow,
+    TitleKeyRow,
     TopicRow,
 )
 
@@ -179,26 +181,18 @@ def _core_rows(session: Session, statement: Any, params: dict[str, Any]) -> list
     return list(session.connection().execute(statement, params))
 
 
-_LOOKUPS: dict[str, Any] = {}
-
-
-def _lookup(name: str) -> Any:
-    """The prebuilt lookups of the store's hot path, each taking a list `keys`."""
-    if not _LOOKUPS:
-        from app.store.models import SourceEntryRow, TitleKeyRow
-
-        keys: Any = bindparam("keys", expanding=True)
-        records, reviews = _T_RECORDS, _table(RecordReviewRow)
-        entries, titles = _table(SourceEntryRow), _table(TitleKeyRow)
-        _LOOKUPS.update(
-            hashes=select(records.c.id, records.c.content_hash).where(records.c.id.in_(keys)),
-            reviews=select(reviews.c.record_id, reviews.c.state, reviews.c.overrides)
-            .where(reviews.c.record_id.in_(keys)),
-            guids=select(entries.c.guid_key, entries.c.record_id)
-            .where(entries.c.source_name == bindparam("source"), entries.c.guid_key.in_(keys)),
-            titles=select(titles.c.title_key, titles.c.record_id, titles.c.published_at)
-            .where(titles.c.title_key.in_(keys)))
-    return _LOOKUPS[name]
+# The store's hot-path lookups, built once; each takes a list `keys` (and `source`).
+_KEYS: Any = bindparam("keys", expanding=True)
+_T_REVIEWS = cast(Table, RecordReviewRow.__table__)
+_T_ENTRIES = cast(Table, SourceEntryRow.__table__)
+_T_TITLES = cast(Table, TitleKeyRow.__table__)
+_HASHES = select(_R.id, _R.content_hash).where(_R.id.in_(_KEYS))
+_REVIEWS = select(_T_REVIEWS.c.record_id, _T_REVIEWS.c.state, _T_REVIEWS.c.overrides).where(
+    _T_REVIEWS.c.record_id.in_(_KEYS))
+_GUIDS = select(_T_ENTRIES.c.guid_key, _T_ENTRIES.c.record_id).where(
+    _T_ENTRIES.c.source_name == bindparam("source"), _T_ENTRIES.c.guid_key.in_(_KEYS))
+_TITLES = select(_T_TITLES.c.title_key, _T_TITLES.c.record_id, _T_TITLES.c.published_at).where(
+    _T_TITLES.c.title_key.in_(_KEYS))
 
 
 def _table(model: Any) -> Table:
@@ -291,7 +285,7 @@ class RecordRepository:
     def existing_hashes(self, ids: Sequence[str]) -> dict[str, str]:
         out: dict[str, str] = {}
         for i in range(0, len(ids), _BATCH):
-            out.update(_core_rows(self.session, _lookup("hashes"),
+            out.update(_core_rows(self.session, _HASHES,
                                   {"keys": list(ids[i:i + _BATCH])}))
         return out
 
@@ -397,7 +391,7 @@ class RecordRepository:
         reviews: dict[str, tuple[str, str | None]] = {}
         ids = [r.id for r in records]
         for i in range(0, len(ids), _BATCH):
-            for rid, state, overrides in _core_rows(self.session, _lookup("reviews"),
+            for rid, state, overrides in _core_rows(self.session, _REVIEWS,
                                                     {"keys": ids[i:i + _BATCH]}):
                 reviews[rid] = (state, overrides)
         return [_apply_review(r, *reviews[r.id]) if r.id in reviews else r for r in records]
@@ -897,7 +891,7 @@ class IngestRepository:
         out: dict[str, str] = {}
         items = list(keys)
         for i in range(0, len(items), _BATCH):
-            for key, rid in _core_rows(self.session, _lookup("guids"),
+            for key, rid in _core_rows(self.session, _GUIDS,
                                        {"source": source, "keys": items[i:i + _BATCH]}):
                 out[keys[key]] = rid
         return out
@@ -907,7 +901,7 @@ class IngestRepository:
         out: dict[str, list[tuple[str, datetime]]] = defaultdict(list)
         items = list(set(keys))
         for i in range(0, len(items), _BATCH):
-            for key, rid, when in _core_rows(self.session, _lookup("titles"),
+            for key, rid, when in _core_rows(self.session, _TITLES,
                                              {"keys": items[i:i + _BATCH]}):
                 out[key].append((rid, from_db_time(when) or datetime.now(UTC)))
         return out
