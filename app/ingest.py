@@ -381,7 +381,8 @@ class Ingestor:
         parsers = None
         if processes > 1 and len(todo) >= PROCESS_POOL_MIN_SOURCES:
             parsers = ProcessPoolExecutor(processes, mp_context=get_context("spawn"),
-                                          initializer=init_process, initargs=(self.config,))
+                                          initializer=init_process,
+                                          initargs=(self.config, os.getpid()))
         quiet: list[tuple[SourceOutcome, SourceState]] = []   # outcomes with no entries
         fetched: list[str] = []
 

@@ -8,10 +8,12 @@ import threading
 import time
 
 
-def exit_with_parent(interval: float = 1.0) -> None:
-    """In a worker process: exit when the process that started it is gone (killed with
-    SIGKILL, say), rather than linger as an orphan for ever."""
-    parent = os.getppid()
+def exit_with_parent(parent: int | None = None, interval: float = 1.0) -> None:
+    """In a worker process: exit when the process that started it, `parent` (its pid, as the
+    parent passed it), is gone (killed with SIGKILL, say), rather than linger as an orphan for
+    ever.  Pass `parent`: a parent killed while this process was still starting is already
+    gone when this runs, and os.getppid() then names the process that adopted it."""
+    parent = os.getppid() if parent is None else parent
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -32,7 +34,8 @@ def lower_priority(niceness: int = WORKER_NICENESS) -> None:
         os.nice(niceness)
 
 
-def init_worker() -> None:
-    """Initializer of a parsing worker process."""
-    exit_with_parent()
+def init_worker(parent: int | None = None) -> None:
+    """Initializer of a parsing worker process; `parent` is the pid of the process that
+    started it (see exit_with_parent)."""
+    exit_with_parent(parent)
     lower_priority()

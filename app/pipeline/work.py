@@ -28,9 +28,10 @@ class Parsed:
 _process_state: dict[str, object] = {}
 
 
-def init_process(config: FeedConfig) -> None:
-    """Initializer of a parsing process: the configuration and its compiled classifier."""
-    init_worker()
+def init_process(config: FeedConfig, parent: int | None = None) -> None:
+    """Initializer of a parsing process: the configuration and its compiled classifier;
+    `parent` is the pid of the process that started it."""
+    init_worker(parent)
     _process_state["config"] = config
     _process_state["classifier"] = Classifier(config.topics)
 

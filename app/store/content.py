@@ -115,7 +115,7 @@ def _read_all(files: list[Path], processes: int) -> Iterator[Parsed]:
         yield from map(_read_one, files)
         return
     with ProcessPoolExecutor(processes, mp_context=get_context("spawn"),
-                             initializer=init_worker) as pool:
+                             initializer=init_worker, initargs=(os.getpid(),)) as pool:
         yield from pool.map(_read_one, files, chunksize=64)
 
 
@@ -308,11 +308,11 @@ def _split(root: str, names: dict[str, str], existing: Set[str],
 _worker_db: Database | None = None
 
 
-def _open_worker_database(url: str) -> None:
-    """Start an export worker process: it exits with its parent (as the parsing processes
-    do), and opens its own connection to the database, once."""
+def _open_worker_database(url: str, parent: int) -> None:
+    """Start an export worker process: it exits with its parent, pid `parent` (as the parsing
+    processes do), and opens its own connection to the database, once."""
     global _worker_db
-    exit_with_parent()
+    exit_with_parent(parent)
     _worker_db = Database(url, migrate=False)   # the parent brought the schema up to date
     atexit.register(_worker_db.dispose)
 
@@ -329,7 +329,8 @@ def _export_parallel(db: Database, parts: list[_ExportPart], processes: int) -> 
     is shared out evenly however fast each process turns out to be."""
     report = ExportReport()
     with ProcessPoolExecutor(min(processes - 1, len(parts)), mp_context=get_context("spawn"),
-                             initializer=_open_worker_database, initargs=(db.url,)) as pool:
+                             initializer=_open_worker_database,
+                             initargs=(db.url, os.getpid())) as pool:
         futures = [pool.submit(_export_part_in_worker, part) for part in parts]
         try:
             for part, future in zip(reversed(parts), reversed(futures), strict=True):
