@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from pathlib import Path
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
-from app.store.db import Database, current_revision, head_revision
+from app.record import Provider, Record
+from app.store.db import Database, alembic_config, current_revision, head_revision
 from app.store.models import Base, include_name
+from app.store.repository import RecordRepository
+from app.store.search import index_pending
 
 
 def test_upgrade_head_on_an_empty_database_matches_the_models(db_url: str) -> None:
@@ -46,3 +52,80 @@ def test_opening_a_database_twice_does_not_migrate_again(db_url: str) -> None:
     second = Database(db_url)
     assert current_revision(second.engine) == head_revision()
     second.dispose()
+
+
+def _record(word: str, when: datetime) -> Record:
+    return Record(category="news", title=f"A {word} story", excerpt=f"All about {word}.",
+                  published_at=when, original_url=None, web_url=f"https://n.example/{word}",
+                  type="article", quality=50, published=True,
+                  provider=Provider(name="N", domain="n.example"), topics=(), images=())
+
+
+def _found(db: Database, word: str) -> list[str]:
+    with db.engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT m.record_id FROM records_fts JOIN records_fts_ids m "
+            "ON m.fts_rowid = records_fts.rowid WHERE records_fts MATCH :w"), {"w": word})
+        return list(rows.scalars())
+
+
+def _save(db: Database, record: Record, now: datetime) -> None:
+    with db.session() as session:
+        RecordRepository(session).save(record, now=now)
+
+
+def test_search_queue_migrations_lose_no_record_either_way(tmp_path: Path, now) -> None:
+    # 0006 queued records with their FTS rowids; 0007 queues ids and gives rowids at indexing.
+    # Up and down again, every record waiting in either queue ends up indexed.
+    from alembic import command
+
+    db = Database(f"sqlite:///{tmp_path / 'q.db'}", migrate=False)
+
+    def migrate(direction: str, revision: str) -> None:
+        cfg = alembic_config(db.engine)
+        with db.engine.begin() as connection:
+            cfg.attributes["connection"] = connection
+            getattr(command, direction)(cfg, revision)
+
+    try:
+        migrate("upgrade", "0006")
+        for word in ("aardvark", "bobolink"):
+            _save(db, _record(word, now), now)
+        assert _found(db, "aardvark") == []          # queued by 0006, not indexed yet
+        migrate("upgrade", "head")
+        assert current_revision(db.engine) == head_revision()
+        ids = {w: _record(w, now).id for w in ("aardvark", "bobolink", "caracal", "dugong")}
+        assert _found(db, "aardvark") == [ids["aardvark"]]
+        assert _found(db, "bobolink") == [ids["bobolink"]]
+        _save(db, _record("caracal", now), now)
+        _save(db, _record("dugong", now), now)
+        with db.session() as session:                # a queued record deleted before indexing
+            RecordRepository(session).delete([ids["dugong"]])
+        migrate("downgrade", "0006")
+        assert _found(db, "caracal") == [ids["caracal"]]
+        assert _found(db, "dugong") == []
+        _save(db, _record("dugong", now), now)
+        migrate("upgrade", "head")
+        assert _found(db, "dugong") == [ids["dugong"]]
+        assert _found(db, "caracal") == [ids["caracal"]]
+        with db.session() as session:
+            assert index_pending(session) == 0
+            session.commit()
+    finally:
+        db.dispose()
+
+
+def test_queued_records_are_indexed_once_in_id_order(sqlite_db: Database, now) -> None:
+    words = ["hoatzin", "quokka", "axolotl", "narwhal"]
+    for word in words:
+        _save(sqlite_db, _record(word, now), now)
+    _save(sqlite_db, _record("quokka", now).replace(title="A quokka story, retold"), now)
+    with sqlite_db.session() as session:
+        RecordRepository(session).delete([_record("narwhal", now).id])
+        assert index_pending(session) == 3
+        session.commit()
+    with sqlite_db.engine.connect() as conn:
+        rows = conn.execute(text("SELECT record_id FROM records_fts_ids ORDER BY fts_rowid"))
+        assert list(rows.scalars()) == sorted(_record(w, now).id for w in words[:3])
+    assert _found(sqlite_db, "retold") == [_record("quokka", now).id]
+    assert _found(sqlite_db, "narwhal") == []

@@ -2,7 +2,8 @@
 
 SQLite: the FTS5 table `records_fts` (migration 0005), ranked by bm25 with the title weighted
 most.  New records are queued by a trigger and indexed in batches by `index_pending()`
-(migration 0006 says why); a search first indexes whatever is queued, so it misses nothing.
+(migrations 0006 and 0007 say why); a search first indexes whatever is queued, so it misses
+nothing.
 PostgreSQL: the generated `records.search_vector` column, `websearch_to_tsquery` and
 `ts_rank_cd`.  Either way the reader's text never reaches the query language as such: on SQLite
 `fts5_query()` rebuilds it from quoted terms, so unbalanced quotes or stray operators give
@@ -109,21 +110,31 @@ def fts5_query(raw: str) -> str | None:
 
 
 def index_pending(session: Session | Connection) -> int:
-    """Index the records queued since the last call, in one statement (SQLite; a no-op on
-    PostgreSQL, whose server computes the search column itself).  Returns how many."""
+    """Index the records queued since the last call (SQLite; a no-op on PostgreSQL, whose
+    server computes the search column itself).  Returns how many.  The queued records get their
+    FTS rowids here, in id order and all at once, rather than one by one as they are inserted
+    (migration 0007 says why); a record deleted since it was queued is skipped."""
     connection = session.connection() if isinstance(session, Session) else session
     if connection.dialect.name != "sqlite":
         return 0
-    indexed = connection.execute(text(
-        "INSERT INTO records_fts (rowid, title, excerpt, body) "
-        "SELECT m.fts_rowid, r.title, r.excerpt, r.body FROM records_fts_pending p "
-        "JOIN records_fts_ids m ON m.fts_rowid = p.fts_rowid "
-        "JOIN records r ON r.id = m.record_id ORDER BY m.fts_rowid")).rowcount
-    connection.execute(text("DELETE FROM records_fts_pending"))
+    before = connection.execute(_LAST_ROWID).scalar() or 0
+    connection.execute(_GIVE_ROWIDS)
+    indexed = connection.execute(_INDEX_NEW, {"before": before}).rowcount
+    connection.execute(text("DELETE FROM records_fts_queue"))
     return int(indexed or 0)
 
 
-_PENDING = text("SELECT EXISTS (SELECT 1 FROM records_fts_pending)")
+_LAST_ROWID = text("SELECT max(fts_rowid) FROM records_fts_ids")
+_GIVE_ROWIDS = text(
+    "INSERT INTO records_fts_ids (record_id) SELECT DISTINCT q.record_id "
+    "FROM records_fts_queue q JOIN records r ON r.id = q.record_id "
+    "WHERE NOT EXISTS (SELECT 1 FROM records_fts_ids m WHERE m.record_id = q.record_id) "
+    "ORDER BY q.record_id")
+_INDEX_NEW = text(
+    "INSERT INTO records_fts (rowid, title, excerpt, body) "
+    "SELECT m.fts_rowid, r.title, r.excerpt, r.body FROM records_fts_ids m "
+    "JOIN records r ON r.id = m.record_id WHERE m.fts_rowid > :before ORDER BY m.fts_rowid")
+_PENDING = text("SELECT EXISTS (SELECT 1 FROM records_fts_queue)")
 
 
 def catch_up(engine: Engine, *, wait_ms: int = 200) -> None:

@@ -114,7 +114,7 @@ def test_fts5_query_builder() -> None:
 
 
 def test_a_record_stored_a_moment_ago_is_found_at_once(site: Site) -> None:
-    # On SQLite new records are indexed in batches (migration 0006); a search indexes what is
+    # On SQLite new records are indexed in batches (migrations 0006, 0007); a search indexes what is
     # queued first, so a record saved by any path is found by the next search.
     from sqlalchemy import text
 
@@ -126,7 +126,7 @@ def test_a_record_stored_a_moment_ago_is_found_at_once(site: Site) -> None:
     assert result_ids(html) == [record.id]
     if site.db.is_sqlite:
         with site.db.session() as session:
-            assert session.execute(text("SELECT count(*) FROM records_fts_pending")).scalar() == 0
+            assert session.execute(text("SELECT count(*) FROM records_fts_queue")).scalar() == 0
     renamed = record.replace(title="Actinomorphic flowers confuse a triage model")
     site.save(renamed, minutes=2)
     assert result_ids(hits(site, "zygomorphic")[1]) == []
