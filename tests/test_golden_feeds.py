@@ -15,7 +15,7 @@ from app.pipeline.classify import Classifier
 from app.pipeline.work import parse_body
 from app.record import dump_record
 from app.sources import FeedSource, load_feeds
-from tests.conftest import DATA, NOW, ROOT
+from tests.conftest import DATA, NOW, ROOT, SHARED
 
 FEEDS = DATA / "feeds"
 CONFIG = load_feeds(ROOT / "feeds")
@@ -65,3 +65,37 @@ def test_bad_entries_are_skipped_with_a_warning_naming_them() -> None:
     assert any("entry 5 skipped" in w and "no link" in w for w in warnings)
     _, warnings = render("jsonfeed.json")
     assert any("item 3 skipped" in w for w in warnings)
+
+
+def _feed_files() -> list[Path]:
+    files = sorted(p for p in FEEDS.iterdir() if p.suffix in (".xml", ".rdf", ".atom"))
+    corpus = SHARED / "corpus" / "feeds"
+    if corpus.is_dir():
+        files += sorted(p for p in corpus.iterdir() if p.is_file())
+    return files
+
+
+def test_feedparser_reads_every_feed_as_it_does_without_our_faster_copy() -> None:
+    # app.pipeline.parse swaps the deep copy feedparser makes of each element's content
+    # parameters for a cheaper one; what feedparser returns must not change.
+    import copy
+
+    import feedparser.mixin
+
+    import app.pipeline.parse  # noqa: F401 - installs the faster copy
+
+    ours = feedparser.mixin.copy
+    assert ours is not copy
+    files = _feed_files()
+    assert files
+    for path in files:
+        body = path.read_bytes()
+        try:
+            feedparser.mixin.copy = copy
+            stock = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
+        finally:
+            feedparser.mixin.copy = ours
+        fast = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
+        for result in (stock, fast):
+            result.pop("bozo_exception", None)
+        assert fast == stock, path.name

@@ -9,16 +9,34 @@ feed at all, raise ParseError and change nothing.
 from __future__ import annotations
 
 import calendar
+import copy
 import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import feedparser
+import feedparser.mixin
 
 from app.errors import FetchError
 from app.record import parse_datetime
+
+
+def _copy_params(value: Any, memo: dict[int, Any] | None = None) -> Any:
+    """`copy.deepcopy` as feedparser uses it: on the small dict of an element's content
+    parameters (type, language, base: strings) at the end of every text element.  A dict of
+    strings, whose deep copy is a shallow one, is copied at a tenth of the cost; anything else
+    goes to `copy.deepcopy`.  (That deep copy took an eighth of feedparser's time on a feed.)"""
+    if type(value) is feedparser.FeedParserDict and all(
+            v is None or type(v) is str for v in value.values()):
+        return feedparser.FeedParserDict(value)
+    return copy.deepcopy(value, memo)
+
+
+if isinstance(getattr(feedparser.mixin, "copy", None), type(copy)):
+    feedparser.mixin.copy = SimpleNamespace(deepcopy=_copy_params)
 
 
 class ParseError(FetchError):
