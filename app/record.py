@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from functools import cached_property, lru_cache
 from typing import Any
@@ -170,7 +170,21 @@ class Record:
         return self.published is True
 
     def replace(self, **changes: Any) -> Record:
-        return replace(self, **changes)
+        """A copy with `changes` (as dataclasses.replace, at a fraction of the cost: the fields
+        are copied as they are, without going through __init__)."""
+        unknown = changes.keys() - _RECORD_FIELDS
+        if unknown:
+            raise TypeError(f"Record has no field {', '.join(sorted(unknown))}")
+        state = dict(self.__dict__)
+        if "web_url" in changes:
+            state.pop("id", None)            # the cached id follows web_url
+        state.update(changes)
+        new = object.__new__(Record)
+        new.__dict__.update(state)
+        return new
+
+
+_RECORD_FIELDS = frozenset(f.name for f in fields(Record))
 
 
 def record_id(web_url: str) -> str:

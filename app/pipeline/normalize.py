@@ -111,6 +111,11 @@ def search_target(url: str) -> str | None:
 
 def canonical_url(link: str, base: str | None = None) -> str:
     """A canonical absolute URL: resolved, search redirect followed, tracking removed."""
+    return _canonical(link, base)[0]
+
+
+def _canonical(link: str, base: str | None) -> tuple[str, str, str]:
+    """(canonical URL, its scheme, its host), the URL parsed once."""
     url = link.strip()
     if base and not url.startswith(("https://", "http://")):
         url = urljoin(base, url)
@@ -118,7 +123,7 @@ def canonical_url(link: str, base: str | None = None) -> str:
         url = search_target(url) or url
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
-    netloc = (parts.hostname or "").lower()
+    host = netloc = (parts.hostname or "").lower()
     if parts.port and not ((scheme == "http" and parts.port == 80)
                            or (scheme == "https" and parts.port == 443)):
         netloc += f":{parts.port}"
@@ -126,7 +131,7 @@ def canonical_url(link: str, base: str | None = None) -> str:
     if query:      # drop tracking parameters; the others keep their encoding and order
         query = "&".join(p for p in query.split("&")
                          if p and not _TRACKING.match(unquote(p.split("=", 1)[0])))
-    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
+    return urlunsplit((scheme, netloc, parts.path or "/", query, "")), scheme, host
 
 
 def domain_of(url: str) -> str:
@@ -170,7 +175,7 @@ def _published(entry: ParsedEntry, now: datetime) -> datetime:
 
 
 def _provider(entry: ParsedEntry, feed: ParsedFeed, source: FeedSource, config: FeedConfig,
-              web_url: str, title: str) -> tuple[Provider, int, str]:
+              domain: str, title: str) -> tuple[Provider, int, str]:
     """(provider, quality prior, title without a trailing publisher)."""
     publisher = None
     if source.kind == "search":
@@ -179,7 +184,6 @@ def _provider(entry: ParsedEntry, feed: ParsedFeed, source: FeedSource, config: 
         if m and (not publisher or m.group("publisher").strip().lower() == publisher.lower()):
             publisher = publisher or m.group("publisher").strip()
             title = m.group("title").strip()
-    domain = domain_of(web_url)
     info = config.provider_for(domain)
     if info is None and source.kind == "publisher" and source.provider:
         info = (config.provider_for(source.provider) if "." in source.provider
@@ -212,13 +216,14 @@ def normalize_entry(entry: ParsedEntry, *, feed: ParsedFeed, source: FeedSource,
     link = entry.link or (entry.guid if entry.guid and entry.guid.startswith("http") else None)
     if not link or not link.strip():
         raise ValueError("the entry has no link")
-    web_url = canonical_url(link, base)
-    if urlsplit(web_url).scheme not in ("http", "https") or not urlsplit(web_url).hostname:
+    web_url, scheme, host = _canonical(link, base)
+    if scheme not in ("http", "https") or not host:
         raise ValueError(f"the entry's link is not an http(s) URL: {link!r}")
     title = clean_text(entry.title)
     text = clean_text(entry.content) if entry.content else ""
     excerpt = shorten(clean_text(entry.summary) or text)
-    provider, prior, title = _provider(entry, feed, source, config, web_url, title)
+    provider, prior, title = _provider(entry, feed, source, config,
+                                       host.removeprefix("www."), title)
     if source.kind == "search" and title and excerpt.lower().startswith(title.lower()):
         # a search result's description is often its own headline and publisher again
         rest = excerpt[len(title):].strip(" -–—|")

@@ -4,7 +4,7 @@ holds the GIL; threads alone would use one core).  Pure: no network, no database
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from app.errors import FetchError
@@ -84,4 +84,4 @@ def seal_sighting(item: Normalized, source: FeedSource, keyring: Keyring, *,
                   fetched_at: datetime) -> Normalized:
     """`item` with its record sealed and the sealed record's content hash."""
     record = sealed(item.record, source, item, keyring, fetched_at=fetched_at)
-    return replace(item, record=record, digest=content_hash(record))
+    return Normalized(record, item.guid, item.id, item.title_key, content_hash(record))
