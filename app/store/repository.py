@@ -814,20 +814,24 @@ class IngestRepository:
 
     def states(self, names: Iterable[str] | None = None) -> list[Any]:
         from app.pipeline.state import SourceState
-        from app.store.models import FeedSourceRow
+        from app.store.models import FeedSourceRow as F
 
-        query = select(FeedSourceRow).order_by(FeedSourceRow.name)
+        query = select(F.name, F.url, F.config_url, F.etag, F.last_modified, F.last_status,
+                       F.error_count, F.last_error, F.disabled, F.disabled_reason,
+                       F.next_due_at, F.last_fetched_at, F.last_success_at, F.lease_owner,
+                       F.lease_until).order_by(F.name)
         if names is not None:
-            query = query.where(FeedSourceRow.name.in_(list(names)))
+            query = query.where(F.name.in_(list(names)))
         return [SourceState(
-            name=r.name, url=r.url, config_url=r.config_url, etag=r.etag,
-            last_modified=r.last_modified, last_status=r.last_status,
-            error_count=r.error_count, last_error=r.last_error, disabled=r.disabled,
-            disabled_reason=r.disabled_reason, next_due_at=from_db_time(r.next_due_at),
-            last_fetched_at=from_db_time(r.last_fetched_at),
-            last_success_at=from_db_time(r.last_success_at), lease_owner=r.lease_owner,
-            lease_until=from_db_time(r.lease_until))
-            for r in self.session.execute(query).scalars()]
+            name=name, url=url, config_url=config_url, etag=etag, last_modified=last_modified,
+            last_status=last_status, error_count=error_count, last_error=last_error,
+            disabled=disabled, disabled_reason=disabled_reason,
+            next_due_at=from_db_time(next_due_at), last_fetched_at=from_db_time(last_fetched),
+            last_success_at=from_db_time(last_success), lease_owner=lease_owner,
+            lease_until=from_db_time(lease_until))
+            for (name, url, config_url, etag, last_modified, last_status, error_count,
+                 last_error, disabled, disabled_reason, next_due_at, last_fetched,
+                 last_success, lease_owner, lease_until) in self.session.execute(query)]
 
     def take_leases(self, names: Sequence[str], owner: str, until: datetime, *,
                     now: datetime, steal_from: Iterable[str] = ()) -> set[str]:
