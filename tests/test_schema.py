@@ -129,3 +129,24 @@ def test_queued_records_are_indexed_once_in_id_order(sqlite_db: Database, now) -
         assert list(rows.scalars()) == sorted(_record(w, now).id for w in words[:3])
     assert _found(sqlite_db, "retold") == [_record("quokka", now).id]
     assert _found(sqlite_db, "narwhal") == []
+
+
+def test_a_new_sqlite_database_has_small_pages_and_an_old_one_keeps_its_own(
+        tmp_path: Path) -> None:
+    import sqlite3
+
+    from app.store.db import SQLITE_PAGE_SIZE
+
+    new = Database(f"sqlite:///{tmp_path / 'new.db'}")
+    with new.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA page_size").scalar() == SQLITE_PAGE_SIZE == 2048
+    new.dispose()
+    old_path = tmp_path / "old.db"
+    with sqlite3.connect(old_path) as conn:       # made by an earlier version, 4 KB pages
+        conn.execute("PRAGMA page_size=4096")
+        conn.execute("CREATE TABLE t (x)")
+    old = Database(f"sqlite:///{old_path}")
+    with old.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA page_size").scalar() == 4096
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    old.dispose()
