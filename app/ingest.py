@@ -186,7 +186,8 @@ class Ingestor:
             editors = EditorSettingsRepository(session)
             plan = apply_editor_changes(self.feeds, editors.sources(), editors.topic_rules())
         self.config, self.requested = plan.config, dict(plan.requested)
-        self.classifier = Classifier(self.config.topics)
+        if tuple(self.config.topics) != self.classifier.topics:     # rules an editor changed
+            self.classifier = Classifier(self.config.topics)
 
     def select(self, *, names: Iterable[str] | None = None, every: bool = False
                ) -> list[tuple[FeedSource, SourceState]]:

@@ -121,6 +121,34 @@ def test_304_uses_the_stored_validators_and_changes_nothing(h: Harness,
     assert "gzip" in seen[0].get("accept-encoding", "")
 
 
+def test_a_url_changed_in_feeds_is_fetched_afresh_and_a_new_source_joins(
+        h: Harness, server: FeedServer) -> None:
+    old = server.serve("/old", rss(("AI reads X-rays", "https://news.example/a", "a")),
+                       ETag='"old"')
+    fresh = rss(("AI triages CT", "https://news.example/b", "b")).encode()
+    asked: list[str | None] = []
+
+    def route(request: Request) -> Reply:
+        asked.append(request.headers.get("if-none-match"))
+        if request.headers.get("if-none-match") == '"new"':
+            return Reply(304)
+        return Reply(200, fresh, {"ETag": '"new"', "Content-Type": "application/rss+xml"})
+
+    new = server.add("/new", route)
+    other = server.serve("/other", rss(("AI drafts notes", "https://news.example/c", "c")))
+    assert h.run(old).new == 1
+    assert h.state().etag == '"old"'
+    # feeds/ now gives the source another URL, and lists a second source
+    summary = h.ingestor(FeedSource("src", new), FeedSource("other", other)).run(every=True)
+    assert (summary.fetched, summary.new) == (2, 2)
+    assert h.state().url == new and h.state().etag == '"new"'
+    assert h.state("other").last_status == "200"
+    assert server.hits.count("/new") == 1 and server.hits.count("/old") == 1
+    again = h.ingestor(FeedSource("src", new), FeedSource("other", other)).run(every=True)
+    assert (again.not_modified, again.new) == (1, 0)     # the new URL's validators were kept
+    assert asked == [None, '"new"']                      # never the old URL's ETag
+
+
 @pytest.mark.parametrize("status", [301, 308])
 def test_a_permanent_redirect_moves_the_source(h: Harness, server: FeedServer,
                                                status: int) -> None:

@@ -799,8 +799,19 @@ class IngestRepository:
         from app.store.models import FeedSourceRow
 
         wanted = dict(sources)
-        rows = {r.name: r for r in self.session.execute(select(FeedSourceRow)).scalars()}
-        for name, url in wanted.items():
+        known: dict[str, str] = {}
+        for name, url in self.session.execute(
+                select(FeedSourceRow.name, FeedSourceRow.config_url)):
+            known[name] = url
+        changed = [n for n, url in wanted.items() if known.get(n) != url]
+        if not changed:             # the usual pass: one light query, no objects
+            return
+        query = select(FeedSourceRow)
+        if len(changed) <= _BATCH:
+            query = query.where(FeedSourceRow.name.in_(changed))
+        rows = {r.name: r for r in self.session.execute(query).scalars()}
+        for name in changed:
+            url = wanted[name]
             row = rows.get(name)
             if row is None:
                 self.session.add(FeedSourceRow(name=name, url=url, config_url=url,
