@@ -134,11 +134,6 @@ def _canonical(link: str, base: str | None) -> tuple[str, str, str]:
     return urlunsplit((scheme, netloc, parts.path or "/", query, "")), scheme, host
 
 
-def domain_of(url: str) -> str:
-    host = (urlsplit(url).hostname or "").lower()
-    return host.removeprefix("www.")
-
-
 # --------------------------------------------------------------------------- records
 
 @dataclass(frozen=True)
