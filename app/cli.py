@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -18,8 +17,8 @@ from app.store.db import Database
 class Context:
     """Settings and a lazily opened database, shared by the commands of one invocation."""
 
-    def __init__(self) -> None:
-        self.settings = Settings.from_env()
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings if settings is not None else Settings.from_env()
         self._db: Database | None = None
 
     def db(self, *, migrate: bool = True) -> Database:
@@ -61,7 +60,8 @@ def import_cmd(ctx: Context, paths: tuple[Path, ...]) -> None:
     from app.store.content import import_paths
 
     processes = ctx.settings.parse_processes or (os.cpu_count() or 1)
-    report = import_paths(ctx.db(), paths, on_error=lambda m: click.echo(m, err=True),
+    report = import_paths(ctx.db(), paths, now=ctx.settings.clock(),
+                          on_error=lambda m: click.echo(m, err=True),
                           processes=processes)
     click.echo(report.summary())
     if report.failed:
@@ -164,7 +164,8 @@ def run_cmd(ctx: Context, host: str | None, port: int | None) -> None:
 
     content = ctx.settings.content_dir
     if content.is_dir():
-        report = import_paths(ctx.db(), [content], on_error=lambda m: click.echo(m, err=True))
+        report = import_paths(ctx.db(), [content], now=ctx.settings.clock(),
+                              on_error=lambda m: click.echo(m, err=True))
         click.echo(f"imported {content}: {report.summary()}")
     else:
         click.echo(f"no content folder at {content}; starting with the database as it is")
@@ -179,11 +180,9 @@ def run_cmd(ctx: Context, host: str | None, port: int | None) -> None:
 @pass_ctx
 def enrich_cmd(ctx: Context, redo: bool, batch: int) -> None:
     """Read the article pages of records not yet enriched (and retries that are due)."""
-    from datetime import UTC, datetime
-
     from app.pipeline.enrichment import enrich_due
 
-    total = enrich_due(ctx.db(), ctx.settings, datetime.now(UTC), redo=redo, batch=batch,
+    total = enrich_due(ctx.db(), ctx.settings, ctx.settings.clock(), redo=redo, batch=batch,
                        on_error=lambda m: click.echo(m, err=True))
     click.echo(total.summary())
 
@@ -192,11 +191,9 @@ def enrich_cmd(ctx: Context, redo: bool, batch: int) -> None:
 @pass_ctx
 def heat_cmd(ctx: Context) -> None:
     """Recompute the heat of every recent story (the scheduler does this regularly)."""
-    from datetime import UTC, datetime
-
     from app.pipeline.stories import refresh_heat
 
-    click.echo(refresh_heat(ctx.db(), ctx.settings, datetime.now(UTC)).summary())
+    click.echo(refresh_heat(ctx.db(), ctx.settings, ctx.settings.clock()).summary())
 
 
 @main.group("keys")
@@ -217,10 +214,6 @@ def keys_rotate(ctx: Context, grace: float) -> None:
     click.echo(report.summary())
 
 # --------------------------------------------------------------------------- editors' accounts
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
 
 def _read_password(password_stdin: bool) -> str:
     if password_stdin:
@@ -251,8 +244,8 @@ def user_add(ctx: Context, name: str, role: str, password_stdin: bool) -> None:
     password_hash = hash_password(_read_password(password_stdin))
     with ctx.db().session() as session:
         repo = EditorialRepository(session)
-        repo.create_user(name, password_hash, role, now=_now())
-        repo.audit("cli", "user_add", "account", name, now=_now(), role=role)
+        repo.create_user(name, password_hash, role, now=ctx.settings.clock())
+        repo.audit("cli", "user_add", "account", name, now=ctx.settings.clock(), role=role)
     click.echo(f"created {role} {name}")
 
 
@@ -277,9 +270,9 @@ def _set_disabled(ctx: Context, name: str, disabled: bool) -> None:
 
     with ctx.db().session() as session:
         repo = EditorialRepository(session)
-        repo.set_disabled(name, disabled)
+        repo.set_disabled(name, disabled, now=ctx.settings.clock())
         repo.audit("cli", "user_disable" if disabled else "user_enable", "account", name,
-                   now=_now())
+                   now=ctx.settings.clock())
 
 
 @user_group.command("disable")
@@ -313,7 +306,7 @@ def user_password(ctx: Context, name: str, password_stdin: bool) -> None:
     with ctx.db().session() as session:
         repo = EditorialRepository(session)
         repo.set_password(name, password_hash)
-        repo.audit("cli", "user_password", "account", name, now=_now())
+        repo.audit("cli", "user_password", "account", name, now=ctx.settings.clock())
     click.echo(f"password of {name} changed")
 
 
@@ -334,8 +327,9 @@ def token_create(ctx: Context, name: str, label: str) -> None:
     token = new_token()
     with ctx.db().session() as session:
         repo = EditorialRepository(session)
-        tid = repo.add_token(name, label[:200], token_hash(token), token[:8], now=_now())
-        repo.audit("cli", "token_create", "account", name, now=_now(), token_id=tid,
+        now = ctx.settings.clock()
+        tid = repo.add_token(name, label[:200], token_hash(token), token[:8], now=now)
+        repo.audit("cli", "token_create", "account", name, now=now, token_id=tid,
                    label=label[:200])
     click.echo(token)
     click.echo(f"token {tid} for {name}: store it now, it is not shown again", err=True)
@@ -364,9 +358,9 @@ def token_revoke(ctx: Context, token_id: int) -> None:
 
     with ctx.db().session() as session:
         repo = EditorialRepository(session)
-        if not repo.revoke_token(token_id, _now()):
+        if not repo.revoke_token(token_id, ctx.settings.clock()):
             fail(f"no active token with id {token_id}")
-        repo.audit("cli", "token_revoke", "token", str(token_id), now=_now())
+        repo.audit("cli", "token_revoke", "token", str(token_id), now=ctx.settings.clock())
     click.echo(f"revoked token {token_id}")
 
 

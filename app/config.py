@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from app.clock import Clock, fixed, parse_instant, system_clock
 from app.errors import ConfigError
 
 
@@ -96,6 +97,10 @@ SETTINGS: dict[str, Setting] = {
     "enrich_interval": Setting("NEWSDESK_ENRICH_INTERVAL", "60",
                                "seconds between enrichment passes of the worker (article pages "
                                "of new records, then related and heat); 0 turns them off"),
+    "now": Setting("NEWSDESK_NOW", "",
+                   "an ISO 8601 instant (2026-11-25T12:00:00Z) at which every command, job and "
+                   "page takes \"now\" to stand still, for tests and replays; empty means the "
+                   "wall clock"),
     "heat_interval": Setting("NEWSDESK_HEAT_INTERVAL", "900",
                              "seconds between recomputations of heat by the worker (heat "
                              "decays with time); 0 turns them off"),
@@ -135,6 +140,9 @@ class Settings:
 
     enrich_interval: int
     heat_interval: int
+    # "now" for every command, job and page (app/clock.py); not an environment variable itself,
+    # but NEWSDESK_NOW freezes it
+    clock: Clock = field(default=system_clock, compare=False, repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -142,6 +150,8 @@ class Settings:
         raw = {name: env.get(s.env, s.default) for name, s in SETTINGS.items()}
         values: dict[str, object] = {}
         for f in fields(cls):
+            if f.name not in raw:
+                continue
             text = raw[f.name]
             try:
                 if f.type in ("Path",):
@@ -155,6 +165,13 @@ class Settings:
             except ValueError:
                 raise ConfigError(f"expected a whole number, got {text!r}",
                                   key=SETTINGS[f.name].env) from None
+        frozen = raw.pop("now").strip()
+        if frozen:
+            try:
+                values["clock"] = fixed(parse_instant(frozen))
+            except ValueError as exc:
+                raise ConfigError(f"expected an ISO 8601 instant: {exc}", key="NEWSDESK_NOW") \
+                    from None
         values.update(overrides)
         if not values["database_url"]:
             data_dir = Path(str(values["data_dir"]))

@@ -26,13 +26,14 @@ from concurrent.futures import (
     wait,
 )
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from multiprocessing import get_context
 
 import httpx
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from app.clock import Clock
 from app.config import Settings
 from app.errors import ConfigError
 from app.pipeline.classify import Classifier
@@ -56,12 +57,6 @@ INDEX_EVERY = 5000        # new records between two runs of the search indexer i
 QUIET_BATCH = 64          # state-only updates (304s, errors) written together
 LEASE_MARGIN = 300.0      # seconds a lease outlives the fetches that may come before it
 LEASE_AHEAD = 8           # sources leased at once per fetch worker (one transaction)
-Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
 
 @dataclass
 class PassSummary:
@@ -162,10 +157,10 @@ class Ingestor:
     sources, their "fetch now" requests and their topic rules."""
 
     def __init__(self, db: Database, settings: Settings, config: FeedConfig, *,
-                 clock: Clock = utcnow, rng: random.Random | None = None) -> None:
+                 clock: Clock | None = None, rng: random.Random | None = None) -> None:
         self.db, self.settings, self.feeds, self.config = db, settings, config, config
         self.requested: dict[str, FetchRequest] = {}
-        self.clock = clock
+        self.clock = clock or settings.clock
         self.rng = rng or random.Random()
         self.classifier = Classifier(config.topics)
         self.limits = FetchLimits(timeout=float(settings.fetch_timeout),
@@ -449,5 +444,5 @@ class Ingestor:
 
 def run_pass(db: Database, settings: Settings, config: FeedConfig, *,
              names: Iterable[str] | None = None, every: bool = False,
-             clock: Clock = utcnow) -> PassSummary:
+             clock: Clock | None = None) -> PassSummary:
     return Ingestor(db, settings, config, clock=clock).run(names=names, every=every)

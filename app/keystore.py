@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from app.config import Settings
 from app.errors import ConfigError
@@ -80,7 +80,7 @@ def load_keyring(db: Database, settings: Settings, *, now: datetime | None = Non
         cached = _cache.get(cache_key)
         if cached and not fresh and time.monotonic() - cached[0] < CACHE_SECONDS:
             return cached[1]
-        keyring = Keyring(tuple(k for _, k in _load(db, settings, now or datetime.now(UTC))))
+        keyring = Keyring(tuple(k for _, k in _load(db, settings, now or settings.clock())))
         _cache[cache_key] = (time.monotonic(), keyring)
         return keyring
 
@@ -110,7 +110,7 @@ def rotate_keys(db: Database, settings: Settings, *, now: datetime | None = None
                 sleep: Callable[[float], None] = time.sleep,
                 progress: Callable[[int], None] | None = None) -> RotationReport:
     """Re-encrypt every record's secured value under a new key (see the module docstring)."""
-    now = now or datetime.now(UTC)
+    now = now or settings.clock()
     load_keyring(db, settings, now=now)          # make sure a keyring exists
     with db.session() as session:
         new_id = EnrichmentRepository(session).add_secured_key(

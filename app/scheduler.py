@@ -9,11 +9,12 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC
 from types import FrameType
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from app.clock import system_clock
 from app.config import Settings
 from app.ingest import Ingestor, PassSummary
 from app.sources import load_feeds
@@ -38,7 +39,9 @@ class Worker:
         self.ingestor: Ingestor | None = None
         self.scheduler = BackgroundScheduler(timezone=UTC)
         self.scheduler.add_job(self.one_pass, "interval", seconds=tick, id="ingest",
-                               max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
+                               max_instances=1, coalesce=True,
+                               # APScheduler's own timeline is the wall clock: "run at once"
+                               next_run_time=system_clock())
         if settings.enrich_interval > 0:
             self.scheduler.add_job(self.enrich_pass, "interval", seconds=settings.enrich_interval,
                                    id="enrich", max_instances=1, coalesce=True)
@@ -54,7 +57,7 @@ class Worker:
 
         priors = {p.domain: p.quality for p in self.config.providers}
         try:
-            report = enrich_new_records(self.db, self.settings, datetime.now(UTC),
+            report = enrich_new_records(self.db, self.settings, self.settings.clock(),
                                         limit=ENRICH_BATCH, priors=priors)
         except Exception:
             log.exception("the enrichment pass failed")
@@ -70,7 +73,8 @@ class Worker:
         from app.pipeline.stories import refresh_heat
 
         try:
-            log.info("heat: %s", refresh_heat(self.db, self.settings, datetime.now(UTC)).summary())
+            log.info("heat: %s",
+                     refresh_heat(self.db, self.settings, self.settings.clock()).summary())
         except Exception:
             log.exception("the heat pass failed")
 

@@ -117,7 +117,7 @@ def phase_import(files: Path, db_path: Path, processes: int) -> dict[str, float]
 
     db = Database(f"sqlite:///{db_path}")
     started = time.perf_counter()
-    report = import_paths(db, [files], processes=processes)
+    report = import_paths(db, [files], now=datetime.now(UTC), processes=processes)
     elapsed = time.perf_counter() - started
     assert report.failed == 0, report.errors[:3]
     return {"s": elapsed, "n": report.new, "peak_mb": peak_mb()}

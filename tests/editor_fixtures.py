@@ -89,7 +89,7 @@ class EditorClient:
 
 def make_app(db: Database, tmp_path: Path, clock: Clock, **config: Any) -> Flask:
     settings = Settings.from_env({}, data_dir=tmp_path, secret_key="editor-tests-secret",
-                                 allow_private_networks=True)
+                                 allow_private_networks=True, clock=clock)
     config.setdefault("NEWSDESK_CLOCK", clock)
     return create_app(settings, db, TESTING=True, **config)
 

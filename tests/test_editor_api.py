@@ -11,6 +11,7 @@ from app.store.db import Database
 from app.store.editorial import EditorialRepository
 from app.store.models import ApiTokenRow
 from app.store.repository import public_record_ids
+from tests.conftest import NOW
 from tests.editor_fixtures import (
     PUBLISHED,
     QUEUED,
@@ -69,10 +70,10 @@ def test_tokens_are_stored_as_hashes_and_die_with_their_user(
     with db.session() as s:
         stored = s.execute(select(ApiTokenRow.token_hash, ApiTokenRow.last_used_at)).one()
         assert token not in stored[0] and len(stored[0]) == 64 and stored[1] is not None
-        EditorialRepository(s).set_disabled("alice", True)
+        EditorialRepository(s).set_disabled("alice", True, now=NOW)
     assert client.get("/queue").status_code == 401
     with db.session() as s:
-        EditorialRepository(s).set_disabled("alice", False)
+        EditorialRepository(s).set_disabled("alice", False, now=NOW)
     assert client.get("/queue").status_code == 401           # revoked, not just suspended
 
 

@@ -13,6 +13,7 @@ from app.auth import LoginThrottle, safe_next
 from app.store.db import Database
 from app.store.editorial import EditorialRepository
 from app.store.models import LoginFailureRow
+from tests.conftest import NOW
 from tests.editor_fixtures import (
     CSRF_RX,
     PASSWORD,
@@ -175,7 +176,7 @@ def test_signing_out_is_a_post_and_ends_the_session(alice: EditorClient) -> None
 
 def test_a_disabled_account_is_signed_out_at_once(alice: EditorClient, db: Database) -> None:
     with db.session() as s:
-        EditorialRepository(s).set_disabled("alice", True)
+        EditorialRepository(s).set_disabled("alice", True, now=NOW)
     assert alice.get("/editor/").status_code == 302
     assert alice.login("alice").status_code == 401
 

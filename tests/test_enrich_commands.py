@@ -32,6 +32,7 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, settings: Settings, sqlite_db: Data
     monkeypatch.setenv("NEWSDESK_SECRET_KEY", settings.secret_key)
     monkeypatch.setenv("NEWSDESK_HOST_DELAY_MS", "0")
     monkeypatch.setenv("NEWSDESK_ENRICH_TIMEOUT_MS", "400")
+    monkeypatch.setenv("NEWSDESK_NOW", NOW.isoformat())      # the records' clock, not the wall's
     forget_keyrings()
     return sqlite_db
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from PIL import Image as PILImage
 
+from app.clock import fixed
 from app.config import Settings
 from app.keystore import forget_keyrings, load_keyring
 from app.pipeline.enrich import Fetcher, PageFetchError, make_client
@@ -132,7 +133,7 @@ def settings(tmp_path: Path) -> Settings:
     forget_keyrings()
     return Settings.from_env({}, data_dir=tmp_path / "data", secret_key="test-secret",
                              enrich_timeout_ms=400, host_delay_ms=0,
-                             allow_private_networks=True)
+                             allow_private_networks=True, clock=fixed(NOW))
 
 
 def thin(url: str, **changes: object) -> Record:

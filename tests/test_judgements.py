@@ -154,6 +154,7 @@ def test_related_and_heat_are_written_to_the_stored_records(db) -> None:
 
 
 def test_an_editor_boost_kept_in_secured_raises_the_story_heat(db, tmp_path) -> None:
+    from app.clock import fixed
     from app.config import Settings
     from app.keystore import forget_keyrings, load_keyring
     from app.pipeline.stories import refresh_heat
@@ -161,7 +162,7 @@ def test_an_editor_boost_kept_in_secured_raises_the_story_heat(db, tmp_path) -> 
     from app.store.repository import RecordRepository
 
     forget_keyrings()
-    settings = Settings.from_env({}, data_dir=tmp_path, secret_key="s")
+    settings = Settings.from_env({}, data_dir=tmp_path, secret_key="s", clock=fixed(NOW))
     plain, boosted = item("Kenya malaria chatbot", domain="d.com"), item(
         "Philips stroke triage software", domain="e.com")
     boosted = with_heat_boost(boosted, 30, load_keyring(db, settings))

@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Set
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from multiprocessing import get_context
 from pathlib import Path
 from typing import cast
@@ -119,11 +119,10 @@ def _read_all(files: list[Path], processes: int) -> Iterator[Parsed]:
         yield from pool.map(_read_one, files, chunksize=64)
 
 
-def import_paths(db: Database, paths: Iterable[str | Path], *, now: datetime | None = None,
+def import_paths(db: Database, paths: Iterable[str | Path], *, now: datetime,
                  on_error: Callable[[str], None] | None = None,
                  processes: int = 1) -> ImportReport:
     report = ImportReport()
-    now = now or datetime.now(UTC)
 
     def fail(message: str) -> None:
         report.failed += 1

@@ -200,7 +200,7 @@ class EditorialRepository:
             out.append((_editor(r), created, from_db_time(r.last_login_at)))
         return out
 
-    def set_disabled(self, name: str, disabled: bool) -> Editor:
+    def set_disabled(self, name: str, disabled: bool, *, now: datetime) -> Editor:
         row = self._user_row(name)
         if row is None:
             raise AuthError(f"no user named {name!r}")
@@ -208,7 +208,7 @@ class EditorialRepository:
         if disabled:
             self.session.execute(update(ApiTokenRow).where(
                 ApiTokenRow.user_id == row.id, ApiTokenRow.revoked_at.is_(None))
-                .values(revoked_at=func.now()))
+                .values(revoked_at=to_db_time(now)))
         return _editor(row)
 
     def set_password(self, name: str, password_hash: str) -> None:

@@ -918,7 +918,9 @@ class IngestRepository:
         for i in range(0, len(items), _BATCH):
             for key, rid, when in _core_rows(self.session, _TITLES,
                                              {"keys": items[i:i + _BATCH]}):
-                out[key].append((rid, from_db_time(when) or datetime.now(UTC)))
+                published = from_db_time(when)
+                if published is not None:       # the column is NOT NULL; this is for mypy
+                    out[key].append((rid, published))
         return out
 
     def remember(self, source: str, guids: dict[str, str], titles: dict[str, tuple[str, datetime]],

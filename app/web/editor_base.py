@@ -4,7 +4,7 @@ clock and the error pages.  The pages themselves are in app/web/editor.py."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar, cast
 
@@ -67,7 +67,7 @@ def configure_app(app: Flask) -> None:
 
 def now() -> datetime:
     clock = current_app.config.get("NEWSDESK_CLOCK")
-    return clock() if clock else datetime.now(UTC)
+    return clock() if clock else get_settings().clock()
 
 
 def keyring() -> Keyring:

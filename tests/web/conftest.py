@@ -14,6 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
+from app.clock import fixed
 from app.config import Settings
 from app.record import Record, parse_record
 from app.store.content import import_paths
@@ -52,6 +53,7 @@ class Site:
 
 
 def make_settings(tmp_path: Path, **overrides: object) -> Settings:
+    overrides.setdefault("clock", fixed(NOW))
     return Settings.from_env({}, data_dir=tmp_path / "var", **overrides)
 
 

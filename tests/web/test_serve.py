@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import NOW, ROOT
 from tests.web.conftest import RECORDS, corpus
 
 BIN = Path(sys.executable).parent
@@ -106,7 +106,7 @@ def test_the_shipped_content_folder_gives_a_living_site(db_url: str, tmp_path: P
 
     db = Database(db_url)
     try:
-        report = import_paths(db, [ROOT / "content"])
+        report = import_paths(db, [ROOT / "content"], now=NOW)
         assert report.failed == 0 and report.new >= 20, report.errors
         client = create_app(make_settings(tmp_path), db).test_client()
         html = client.get("/").get_data(as_text=True)
