@@ -141,7 +141,9 @@ def _serve(ctx: Context, host: str | None, port: int | None, *, with_scheduler: 
     from app.web.serve import serve_site
 
     settings = ctx.settings
-    serve_site(settings, ctx.db(), host=host or settings.host, port=port or settings.port,
+    # --port 0 asks for any free port (serve_site prints the one it got), so test `is None`
+    serve_site(settings, ctx.db(), host=host or settings.host,
+               port=settings.port if port is None else port,
                with_scheduler=with_scheduler, echo=click.echo)
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -76,8 +78,15 @@ def test_newsdesk_run_imports_content_and_serves_the_site(tmp_path: Path) -> Non
 
 
 def test_newsdesk_serve_runs_the_site_alone(tmp_path: Path) -> None:
-    with running([str(BIN / "newsdesk"), "serve", "--port", "0"], _env(tmp_path),
-                 r"serving on http://127\.0\.0\.1:(\d+)/ \(") as (url, _proc):
+    with contextlib.ExitStack() as stack:
+        taken = stack.enter_context(socket.socket())     # the default port busy, as it often is
+        with contextlib.suppress(OSError):
+            taken.bind(("127.0.0.1", 8000))
+            taken.listen()
+        url, _proc = stack.enter_context(running(
+            [str(BIN / "newsdesk"), "serve", "--port", "0"], _env(tmp_path),
+            r"serving on http://127\.0\.0\.1:(\d+)/ \("))
+        assert not url.endswith(":8000")                 # --port 0 is any free port
         response = httpx.get(url + "/")
         assert response.status_code == 200 and "No stories are published yet" in response.text
         assert httpx.get(url + "/nope").status_code == 404
