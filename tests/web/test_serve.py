@@ -29,6 +29,10 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @contextmanager
 def running(args: list[str], env: dict[str, str], pattern: str,
             stream: str = "stdout") -> Iterator[tuple[str, subprocess.Popen[str]]]:
@@ -39,7 +43,10 @@ def running(args: list[str], env: dict[str, str], pattern: str,
     with tempfile.TemporaryFile("w+") as other:
         pipes = {"stdout": subprocess.PIPE, "stderr": other} if stream == "stdout" else {
             "stdout": other, "stderr": subprocess.PIPE}
-        with subprocess.Popen(args, cwd=ROOT, env=env, text=True, **pipes) as proc:
+        # a shell that started the tests in the background left SIGINT ignored, and a child
+        # inherits that: give the server Ctrl-C's default meaning, as a terminal would
+        with subprocess.Popen(args, cwd=ROOT, env=env, text=True, **pipes,
+                              preexec_fn=_default_sigint) as proc:
             try:
                 source = proc.stdout if stream == "stdout" else proc.stderr
                 assert source is not None
