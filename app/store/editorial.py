@@ -118,7 +118,8 @@ def queue_query(f: QueueFilter, source_hosts: tuple[str, ...] = ()) -> Select[An
     if f.topic:
         query = query.where(exists().where(
             RecordTopicRow.record_id == RecordRow.id, TopicRow.id == RecordTopicRow.topic_id,
-            or_(TopicRow.name == f.topic, TopicRow.slug == f.topic)))
+            or_(func.lower(TopicRow.name) == f.topic.lower(),
+                TopicRow.slug == f.topic.lower())))
     if f.provider:
         query = query.where(or_(
             RecordRow.provider_name == f.provider,
