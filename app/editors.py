@@ -167,8 +167,8 @@ class QueueFilter:
 
 
 def queue_filter(args: Mapping[str, Any]) -> QueueFilter:
-    """A QueueFilter from query parameters; unknown values fall back to defaults, a quality
-    or page that is not a number is an error naming it."""
+    """A QueueFilter from query parameters; an unknown state or sort, or a quality or page
+    that is not a number, is an error naming the parameter."""
     def number(name: str, low: int, high: int) -> int | None:
         raw = str(args.get(name) or "").strip()
         if not raw:
@@ -177,16 +177,22 @@ def queue_filter(args: Mapping[str, Any]) -> QueueFilter:
             raise EditError(f"expected a whole number, got {raw[:20]!r}", field=name)
         return max(low, min(high, int(raw)))
 
-    state = str(args.get("state") or "queue")
-    sort = str(args.get("sort") or "newest")
+    def one_of(name: str, values: tuple[str, ...]) -> str:
+        raw = str(args.get(name) or values[0])
+        if raw not in values:
+            raise EditError(f"unknown {name} {raw[:40]!r}; use one of {', '.join(values)}",
+                            field=name)
+        return raw
+
+    state, sort = one_of("state", QUEUE_STATES), one_of("sort", SORTS)
     return QueueFilter(
-        state=state if state in QUEUE_STATES else "queue",
+        state=state,
         topic=str(args.get("topic") or "").strip()[:MAX_TOPIC],
         source=str(args.get("source") or "").strip()[:2000],
         provider=str(args.get("provider") or "").strip()[:255],
         min_quality=number("quality", 0, 1_000_000),
         text=" ".join(str(args.get("q") or "").split())[:200],
-        sort=sort if sort in SORTS else "newest",
+        sort=sort,
         page=number("page", 1, 100_000) or 1,
         per_page=number("per_page", 1, 200) or 50)
 

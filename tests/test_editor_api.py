@@ -108,6 +108,7 @@ def test_publish_hide_unpublish_over_the_api_without_csrf(editor_app: Flask, db:
 def test_bad_requests_get_json_errors_and_change_nothing(editor_app: Flask, db: Database,
                                                          clock: Clock) -> None:
     client = api(editor_app, db, clock)
+    version = client.get(f"/records/{QUEUED}").json["version"]
     cases = [
         (client.post("/records/publish", {"ids": [QUEUED, UNKNOWN]}), 404, "id"),
         (client.post("/records/publish", {"ids": "not a list"}), 404, "ids"),
@@ -118,7 +119,7 @@ def test_bad_requests_get_json_errors_and_change_nothing(editor_app: Flask, db: 
         (client.patch(f"/records/{QUEUED}", {"title": "x", "version": "stale"}), 409,
          "version"),
         (client.patch(f"/records/{QUEUED}", {"colour": "red"}), 400, "colour"),
-        (client.patch(f"/records/{QUEUED}", {"topics": "AI"}), 200, None),
+        (client.patch(f"/records/{QUEUED}", {"topics": "AI", "version": version}), 200, None),
     ]
     for response, status, field in cases:
         assert response.status_code == status, response.json
@@ -169,3 +170,62 @@ def test_an_editor_makes_and_revokes_own_tokens_on_the_tokens_page(
     assert alice.post("/editor/tokens/revoke", {"id": str(tid)}).status_code == 302
     assert api_client.get("/editor/api/queue", headers=headers).status_code == 401
     assert "revoked" in alice.get("/editor/tokens").get_data(as_text=True)
+
+
+def test_the_queue_topic_filter_ignores_case(editor_app: Flask, db: Database,
+                                             clock: Clock) -> None:
+    client = api(editor_app, db, clock)
+    exact = client.get("/queue?topic=AI+in+Healthcare&state=all").json
+    assert exact["total"] > 0
+    for spelling in ("ai+in+healthcare", "AI+IN+HEALTHCARE", "ai-in-healthcare"):
+        body = client.get(f"/queue?topic={spelling}&state=all").json
+        assert body["total"] == exact["total"], spelling
+        assert body["records"] == exact["records"], spelling
+    assert client.get("/queue?topic=regulation").json["total"] == 4
+
+
+def test_unknown_queue_states_and_sorts_are_refused(editor_app: Flask, db: Database,
+                                                    clock: Clock) -> None:
+    client = api(editor_app, db, clock)
+    for query, field in (("state=bogus", "state"), ("sort=oldest", "sort"),
+                         ("state=Published", "state")):
+        response = client.get("/queue?" + query)
+        assert response.status_code == 400, query
+        assert response.json["field"] == field and "unknown" in response.json["error"]
+        assert "queue, published" in response.json["error"] or field == "sort"
+    assert client.get("/queue?state=hidden&sort=best").status_code == 200
+
+
+def test_an_edit_without_a_version_is_refused(editor_app: Flask, db: Database,
+                                              clock: Clock) -> None:
+    client = api(editor_app, db, clock)
+    before = client.get(f"/records/{QUEUED}").json
+    for response in (client.patch(f"/records/{QUEUED}", {"title": "Overwritten"}),
+                     client.post(f"/records/{QUEUED}/edit", {"title": "Overwritten"}),
+                     client.patch(f"/records/{QUEUED}", {"title": "Overwritten",
+                                                          "version": None})):
+        assert response.status_code == 400
+        assert response.json["field"] == "version" and "version" in response.json["error"]
+    assert client.get(f"/records/{QUEUED}").json == before
+
+
+def test_unknown_api_paths_and_methods_answer_json(editor_app: Flask, db: Database,
+                                                   clock: Clock) -> None:
+    client = api(editor_app, db, clock)
+    for path in ("/nothing-here", "/records", f"/records/{QUEUED}/publish/now", "/queue/x"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert response.is_json and response.json["error"] and response.json["field"] == "path"
+    anonymous = editor_app.test_client().get("/editor/api/nothing-here")
+    assert anonymous.status_code == 404 and anonymous.is_json
+    for response, allowed in (
+            (client.client.delete(f"/editor/api/records/{QUEUED}", headers=client.headers),
+             {"GET", "PATCH"}),
+            (client.client.put("/editor/api/queue", headers=client.headers), {"GET"}),
+            (client.post("/queue", {}), {"GET"})):
+        assert response.status_code == 405
+        assert response.is_json and response.json["field"] == "method"
+        assert allowed <= set(response.headers["Allow"].split(", "))
+    # the rest of the site keeps its own error pages
+    page = editor_app.test_client().get("/editor/nothing-here")
+    assert page.status_code == 404 and not page.is_json

@@ -17,6 +17,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from app.store.db import Database
+from app.store.editor_settings import EditorSettingsRepository
 from app.store.repository import public_record_ids
 from tests.conftest import ROOT
 from tests.editor_fixtures import DATA as TEST_DATA
@@ -122,7 +123,7 @@ def test_an_editor_signs_in_publishes_from_the_queue_and_sees_it_on_the_topic_pa
 
 
 def test_an_editor_edits_a_record_and_tries_a_topic_rule(
-        live_app: tuple[str, Flask], chrome: object) -> None:
+        live_app: tuple[str, Flask], chrome: object, sqlite_db: Database) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.remote.webdriver import WebDriver
 
@@ -147,5 +148,19 @@ def test_an_editor_edits_a_record_and_tries_a_topic_rule(
     click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "#rule-form button"))
     assert int(driver.find_element(By.ID, "match-count").text) >= 1
     driver.save_screenshot(str(ARTIFACTS / "editor-topic-rule.png"))
+
+    # typed after the test and saved without testing again: what is on the screen is saved
+    driver.find_element(By.ID, "phrases").send_keys("\nsepticemia")
+    driver.find_element(By.ID, "exclude").send_keys("veterinary")
+    click_and_wait(driver, driver.find_element(
+        By.XPATH, "//button[normalize-space()='Save this rule']"))
+    assert "Saved the rule of Sepsis" in driver.find_element(By.CSS_SELECTOR,
+                                                             ".flash-success").text
+    with sqlite_db.session() as s:
+        saved = EditorSettingsRepository(s).topic_rules()["Sepsis"]
+    assert saved.phrases == ("sepsis", "septic shock", "septicemia")
+    assert saved.exclude == ("veterinary",)
+    assert driver.find_element(By.ID, "phrases").get_attribute("value") == \
+        "sepsis\nseptic shock\nsepticemia"
     driver.get(base + "/editor/sources")
     driver.save_screenshot(str(ARTIFACTS / "editor-sources.png"))

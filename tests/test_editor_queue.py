@@ -72,6 +72,21 @@ def test_the_queue_filters_by_topic_provider_source_quality_and_text(
     assert bad.status_code == 400 and "quality" in bad.get_data(as_text=True)
 
 
+def test_the_topic_filter_offers_the_topics_and_ignores_case(alice: EditorClient) -> None:
+    page = alice.get("/editor/").get_data(as_text=True)
+    assert 'list="topic-names"' in page
+    offered = re.findall(r'<option value="([^"]+)">', page.split('id="topic-names"')[1]
+                         .split("</datalist>")[0])
+    assert {"AI in Healthcare", "Regulation", "Drug Discovery"} <= set(offered)
+    exact = queue_ids(alice.get("/editor/?topic=AI+in+Healthcare").get_data(as_text=True))
+    assert exact
+    for spelling in ("ai in healthcare", "AI IN HEALTHCARE", "Ai In Healthcare"):
+        response = alice.get("/editor/", query_string={"topic": spelling})
+        assert queue_ids(response.get_data(as_text=True)) == exact, spelling
+    bad = alice.get("/editor/?state=bogus")
+    assert bad.status_code == 400 and "state" in bad.get_data(as_text=True)
+
+
 def test_publish_makes_a_record_public_and_puts_it_in_its_topic(alice: EditorClient,
                                                                 db: Database) -> None:
     assert QUEUED not in public(db, "AI in Healthcare")

@@ -71,12 +71,15 @@ def test_ids_are_checked_before_anything_happens() -> None:
         clean_ids([f"{i:016x}" for i in range(501)])
 
 
-def test_queue_filter_falls_back_to_defaults() -> None:
-    f = queue_filter({"state": "weird", "sort": "random", "q": "  sepsis   AI "})
+def test_queue_filter_defaults_and_refusals() -> None:
+    f = queue_filter({"state": "", "q": "  sepsis   AI "})
     assert (f.state, f.sort, f.text, f.page) == ("queue", "newest", "sepsis AI", 1)
     assert queue_filter({"page": "999999999", "per_page": "0"}).per_page == 1
-    with pytest.raises(EditError):
-        queue_filter({"quality": "-3"})
+    for args, field in (({"quality": "-3"}, "quality"), ({"state": "weird"}, "state"),
+                        ({"sort": "random"}, "sort")):
+        with pytest.raises(EditError) as refused:
+            queue_filter(args)
+        assert refused.value.field == field
 
 
 def test_sources_merge_configuration_editors_changes_and_health() -> None:

@@ -118,7 +118,8 @@ def queue_query(f: QueueFilter, source_hosts: tuple[str, ...] = ()) -> Select[An
     if f.topic:
         query = query.where(exists().where(
             RecordTopicRow.record_id == RecordRow.id, TopicRow.id == RecordTopicRow.topic_id,
-            or_(TopicRow.name == f.topic, TopicRow.slug == f.topic)))
+            or_(func.lower(TopicRow.name) == f.topic.lower(),
+                TopicRow.slug == f.topic.lower())))
     if f.provider:
         query = query.where(or_(
             RecordRow.provider_name == f.provider,
@@ -473,6 +474,32 @@ class EditorialRepository:
             out.append((r, review.state if review else "queued",
                         form_version(r, self.notes(r, review))))
         return out, total
+
+    def record_ids(self) -> list[str]:
+        """Every stored record's id, newest first."""
+        return list(self.session.execute(select(RecordRow.id).order_by(
+            RecordRow.published_at.desc(), RecordRow.id)).scalars())
+
+    def topics_set_by_hand(self, ids: list[str]) -> set[str]:
+        """Those of `ids` whose topics an editor set (an edit of `topics` stands)."""
+        rows = self.session.execute(select(RecordReviewRow.record_id, RecordReviewRow.overrides)
+                                    .where(RecordReviewRow.record_id.in_(ids),
+                                           RecordReviewRow.overrides.isnot(None)))
+        out = set()
+        for rid, overrides in rows:
+            value = load_yaml(overrides) if overrides else None
+            if isinstance(value, dict) and "topics" in value:
+                out.add(rid)
+        return out
+
+    def set_topics(self, topics_by_id: dict[str, tuple[str, ...]], *, now: datetime
+                   ) -> list[str]:
+        """Give records new topics (a topic rule applied to them); the ids written.  The
+        caller leaves out records whose topics an editor set."""
+        records = [r.replace(topics=topics_by_id[r.id])
+                   for r in self.records.get_many(list(topics_by_id))]
+        results = self.records.save_many(records, now=now)
+        return [r.id for r in results if r.outcome != "unchanged"]
 
     def recent_records(self, limit: int = 500) -> list[Record]:
         ids = list(self.session.execute(select(RecordRow.id).order_by(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, g, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.wrappers import Response
 
 from app.auth import Editor, token_hash
@@ -23,7 +23,8 @@ from app.web import get_db
 from app.web.editor_base import keyring, now
 from app.web.editor_feeds import source_hosts
 
-bp = Blueprint("editor_api", __name__, url_prefix="/editor/api")
+PREFIX = "/editor/api"
+bp = Blueprint("editor_api", __name__, url_prefix=PREFIX)
 
 
 def _error(message: str, status: int, field: str | None = None) -> tuple[Response, int]:
@@ -44,6 +45,26 @@ def edit_error(exc: EditError) -> tuple[Response, int]:
 @bp.errorhandler(HTTPException)
 def http_error(exc: HTTPException) -> tuple[Response, int]:
     return _error(exc.description or exc.name, exc.code or 500)
+
+
+@bp.before_app_request
+def unrouted() -> tuple[Response, int] | None:
+    """A path under /editor/api/ that no route takes (404), or a method its route does not
+    take (405), answers in JSON like every other API error.  (Flask hands unrouted requests
+    to the app's error handlers, which answer HTML: no blueprint is known yet.)"""
+    exc = request.routing_exception
+    if exc is None or not (request.path + "/").startswith(PREFIX + "/"):
+        return None
+    if isinstance(exc, MethodNotAllowed):
+        allowed = sorted(exc.valid_methods or ())
+        response, status = _error(f"{request.method} is not allowed here; use "
+                                  f"{', '.join(allowed)}", 405, "method")
+        response.headers["Allow"] = ", ".join(allowed)
+        return headers(response), status
+    if isinstance(exc, NotFound):
+        response, status = _error(f"no API endpoint at {request.path[:200]}", 404, "path")
+        return headers(response), status
+    return None
 
 
 @bp.before_request
@@ -139,12 +160,15 @@ def decide_one(rid: str, action: str) -> Response:
 @bp.route("/records/<rid>", methods=["PATCH"])
 @bp.route("/records/<rid>/edit", methods=["POST"])
 def edit(rid: str) -> Response:
-    """Change title, excerpt, topics (a list) or notes; `version` (from GET) guards against
-    overwriting someone else's change."""
+    """Change title, excerpt, topics (a list) or notes; `version` (from GET, required) guards
+    against overwriting someone else's change."""
     data = _json()
     changes = changes_from(data)
     version = data.get("version")
-    if version is not None and not isinstance(version, str):
+    if version is None:
+        raise EditError("give the record's `version` from GET /editor/api/records/ID, so that "
+                        "an edit made meanwhile is not overwritten", field="version")
+    if not isinstance(version, str):
         raise EditError("expected the version string from GET", field="version")
     rid = clean_ids([rid])[0]
     keys = keyring()

@@ -31,6 +31,7 @@ from app.editors import (
     queue_filter,
 )
 from app.errors import UnknownRecordError
+from app.store.editor_settings import EditorSettingsRepository
 from app.store.editorial import EditorialRepository
 from app.web import get_db
 from app.web.editor_base import (
@@ -109,9 +110,11 @@ def queue() -> Any:
     with get_db().session() as s:
         items, total = EditorialRepository(s, keys).queue(f,
                                                           source_hosts=source_hosts(f.source))
+        topics = EditorSettingsRepository(s).topic_names()
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     pages = max(1, -(-total // f.per_page))
     return render_template("editor/queue.html", items=items, total=total, f=f, pages=pages,
+                           topics=topics,
                            page_url=lambda n: url_for("editor.queue") + "?" + urlencode(
                                {**args, "page": n}),
                            back=request.full_path.rstrip("?"))

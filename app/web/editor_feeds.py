@@ -1,9 +1,11 @@
 """Sources and topics pages of the editor side: source health, pause / resume / fetch now,
 adding a source by URL (checked like any untrusted URL), interval and default topics; topic
-rules shown and tried against recent records before they are saved."""
+rules shown and tried against recent records before they are saved, and applied to the
+records already stored."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,15 +26,18 @@ from app.editors import (
 )
 from app.errors import BlockedAddressError, ConfigError
 from app.pipeline.netguard import check_url
+from app.record import Record
 from app.store.editor_settings import EditorSettingsRepository
 from app.store.editorial import EditorialRepository
-from app.topicrules import TopicRule, record_text, rule_from_form
+from app.topicrules import TopicChange, TopicRule, record_text, rule_from_form, topic_changes
 from app.web import get_db, get_settings
 from app.web.editor_base import current_editor, editor_blueprint, login_required, now
 
 bp = editor_blueprint("editor_feeds", __name__)
 PREVIEW_RECORDS = 500
 PREVIEW_SHOWN = 20
+APPLY_BATCH = 500          # records read and written at a time when a rule is applied
+APPLY_AUDIT_IDS = 500      # changed records named in the audit entry of an apply
 
 
 def catalog() -> SourceCatalog:
@@ -172,60 +177,137 @@ def topics() -> Any:
                            configured=configured, feeds_error=problem)
 
 
-def _preview(rule: TopicRule) -> tuple[int, int, list[tuple[Any, str, bool]]]:
-    """(records tried, matches, first matches as (record, matched text, already tagged))."""
+@dataclass(frozen=True)
+class Preview:
+    """A rule tried on the most recent records: what it matches, and what applying it would
+    change (records that would get the topic, and records that would lose it)."""
+
+    tried: int
+    count: int                                    # records the rule matches
+    matches: list[tuple[Record, str, bool]]       # the first: (record, matched text, tagged)
+    added: int                                    # matching records without the topic
+    dropped: int                                  # records with the topic it does not match
+    drops: list[TopicChange]                      # the first of those
+
+
+def _preview(rule: TopicRule) -> Preview:
     with get_db().session() as s:
-        recent = EditorialRepository(s).recent_records(PREVIEW_RECORDS)
+        repo = EditorialRepository(s)
+        recent = repo.recent_records(PREVIEW_RECORDS)
+        by_hand = repo.topics_set_by_hand([r.id for r in recent])
     matches = []
     for record in recent:
         found = rule.first_match(record_text(record.title, record.excerpt))
         if found is not None:
             matches.append((record, found, rule.topic in record.topics))
-    return len(recent), len(matches), matches[:PREVIEW_SHOWN]
+    changes = topic_changes(rule, recent, by_hand=by_hand)
+    drops = [c for c in changes if not c.add]
+    return Preview(len(recent), len(matches), matches[:PREVIEW_SHOWN],
+                   len(changes) - len(drops), len(drops), drops[:PREVIEW_SHOWN])
+
+
+def _rule_page(topic: str, phrases: str | None, exclude: str | None, *, trying: bool,
+               error: EditError | None = None) -> tuple[str, int]:
+    """The rule page: the rule in force, or the one typed (`trying`), tried on recent
+    records.  A rule typed keeps the conditions of the rule in force that the form does not
+    show (`all` groups, case-sensitive phrases).  Phrases or exclusions not given are the
+    rule in force's."""
+    _names, saved, configured, _problem = _rules()
+    current = saved.get(topic) or configured.get(topic)
+    if phrases is None:
+        phrases = "\n".join(current.phrases) if current else ""
+    if exclude is None:
+        exclude = "\n".join(current.exclude) if current else ""
+    preview = None
+    if error is None:
+        try:
+            rule = rule_from_form(topic, phrases, exclude, keep=current) if trying else current
+            if rule is not None:
+                preview = _preview(rule)
+        except EditError as exc:
+            if trying:
+                error = exc
+    return render_template("editor/topic_rule.html", topic=topic, phrases=phrases,
+                           exclude=exclude, error=error, preview=preview, trying=trying,
+                           current=current,
+                           source="editor" if topic in saved else
+                           "feeds" if topic in configured else "none",
+                           shown=PREVIEW_SHOWN), error.status if error else 200
 
 
 @bp.route("/topics/rule", methods=["GET"])
 @login_required
 def topic_rule() -> Any:
     """The rule of one topic; with `phrases` in the query, tries that rule (changes nothing)."""
-    topic = request.args.get("topic", "")
+    return _rule_page(request.args.get("topic", ""), request.args.get("phrases"),
+                      request.args.get("exclude"), trying="phrases" in request.args)
+
+
+def _rule_in_force(topic: str) -> TopicRule | None:
     _names, saved, configured, _problem = _rules()
-    current = saved.get(topic) or configured.get(topic)
-    trying = "phrases" in request.args
-    phrases = request.args.get("phrases", "\n".join(current.phrases) if current else "")
-    exclude = request.args.get("exclude", "\n".join(current.exclude) if current else "")
-    error, preview, rule = None, None, None
-    try:
-        # the rule in force is tried as it is (a rule of feeds/ may have `all` groups)
-        rule = current if current and not trying else rule_from_form(topic, phrases, exclude)
-        if trying or current is not None:
-            preview = _preview(rule)
-    except EditError as exc:
-        if trying:
-            error = exc
-    return render_template("editor/topic_rule.html", topic=topic, phrases=phrases,
-                           exclude=exclude, error=error, preview=preview, trying=trying,
-                           current=None if trying else current,
-                           source="editor" if topic in saved else
-                           "feeds" if topic in configured else "none",
-                           shown=PREVIEW_SHOWN), 400 if error else 200
+    return saved.get(topic) or configured.get(topic)
 
 
 @bp.route("/topics/rule", methods=["POST"])
 @login_required
 def save_topic_rule() -> Any:
+    """Saves the phrases and exclusions on the form (`op=test` only tries them).  The
+    conditions of the rule in force that the form does not show are kept."""
     editor = current_editor()
     topic = request.form.get("topic", "")
     phrases, exclude = request.form.get("phrases", ""), request.form.get("exclude", "")
+    if request.form.get("op") == "test":
+        return _rule_page(topic, phrases, exclude, trying=True)
     try:
-        rule = rule_from_form(topic, phrases, exclude)
+        rule = rule_from_form(topic, phrases, exclude, keep=_rule_in_force(topic))
     except EditError as exc:
-        return render_template("editor/topic_rule.html", topic=topic, phrases=phrases,
-                               exclude=exclude, error=exc, preview=None, trying=True,
-                               source="none", shown=PREVIEW_SHOWN), exc.status
+        return _rule_page(topic, phrases, exclude, trying=True, error=exc)
     with get_db().session() as s:
         EditorSettingsRepository(s).save_topic_rule(rule, by=editor.name, now=now())
         EditorialRepository(s).audit(editor.name, "topic_rule", "topic", rule.topic,
                                      now=now(), **rule.as_mapping())
-    flash(f"Saved the rule of {rule.topic}.", "success")
+    flash(f"Saved the rule of {rule.topic}. Records already stored keep their topics until "
+          "you apply it to them.", "success")
+    return redirect(url_for("editor_feeds.topic_rule", topic=rule.topic))
+
+
+@bp.route("/topics/apply", methods=["POST"])
+@login_required
+def apply_topic_rule() -> Response:
+    """Classify every stored record again with the topic's rule in force: the topic is added
+    where the rule matches and removed where it does not; records whose topics an editor set
+    are left as they are."""
+    editor = current_editor()
+    topic = request.form.get("topic", "")
+    rule = _rule_in_force(topic)
+    if rule is None:
+        raise EditError(f"the topic {topic[:100]!r} has no rule to apply", field="topic",
+                        status=404)
+    when = now()
+    added: list[str] = []
+    removed: list[str] = []
+    by_hand = 0
+    with get_db().session() as s:
+        repo = EditorialRepository(s)
+        ids = repo.record_ids()
+        for start in range(0, len(ids), APPLY_BATCH):
+            chunk = ids[start:start + APPLY_BATCH]
+            changes = topic_changes(rule, repo.records.get_many(chunk),
+                                    by_hand=repo.topics_set_by_hand(chunk))
+            by_hand += sum(1 for c in changes if c.by_hand)
+            todo = {c.record.id: c for c in changes if not c.by_hand}
+            for rid in repo.set_topics({rid: c.topics for rid, c in todo.items()}, now=when):
+                (added if todo[rid].add else removed).append(rid)
+        repo.audit(editor.name, "topic_rule_apply", "topic", rule.topic, now=when,
+                   records=len(ids), added=len(added), removed=len(removed),
+                   kept_by_hand=by_hand, ids=(added + removed)[:APPLY_AUDIT_IDS],
+                   **rule.as_mapping())
+    changed = len(added) + len(removed)
+    message = (f"Applied the rule of {rule.topic} to {len(ids)} stored records: "
+               f"{changed} record{'' if changed == 1 else 's'} changed "
+               f"({len(added)} added to the topic, {len(removed)} removed from it).")
+    if by_hand:
+        message += (f" Left {by_hand} record{'' if by_hand == 1 else 's'} alone: an editor "
+                    f"set {'its' if by_hand == 1 else 'their'} topics.")
+    flash(message, "success" if changed else "info")
     return redirect(url_for("editor_feeds.topic_rule", topic=rule.topic))
