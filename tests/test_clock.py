@@ -21,11 +21,11 @@ WALL_CLOCK_CALLS = {("datetime", "now"), ("datetime", "utcnow"), ("date", "today
 def _wall_clock_reads(path: Path) -> list[str]:
     found = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(
-                node.func.value, ast.Name):
-            if (node.func.value.id, node.func.attr) in WALL_CLOCK_CALLS:
-                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: "
-                             f"{node.func.value.id}.{node.func.attr}()")
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and (node.func.value.id, node.func.attr) in WALL_CLOCK_CALLS):
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno}: "
+                         f"{node.func.value.id}.{node.func.attr}()")
     return found
 
 
