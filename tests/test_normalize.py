@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -62,6 +63,16 @@ def test_clean_text_reads_html_with_a_tokenizer(markup: str, text: str) -> None:
     "<b>Title</b>\x01 with\x1f controls", "Title\ud800 with\x0b\x0c controls"])
 def test_clean_text_drops_characters_xml_cannot_carry(value: str) -> None:
     assert clean_text(value) == "Title with controls"
+
+
+def test_clean_text_starts_afresh_for_each_value_in_every_thread() -> None:
+    # the parser is reused; what one value leaves open must not hide the next one's text
+    assert clean_text("<script>never closed") == ""
+    assert clean_text("<!-- never closed") == ""
+    assert clean_text("<p>next <b>one") == "next one"
+    values = [f"<p>story {i}</p><script>x</script><!-- {i}" for i in range(200)]
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(clean_text, values)) == [f"story {i}" for i in range(200)]
 
 
 _HOSTILE = """
