@@ -8,12 +8,17 @@ from the topic's stamp, with `Cache-Control: max-age` = NEWSDESK_FEED_MAX_AGE.
 
 feedgen 1.0 drops the `rel` of an Atom entry's links, so Atom entries get exactly one link (the
 article, which is what a missing rel means) and the lead image as `media:content`.
+
+Every stored string goes through `xml_text()` on its way into XML: records imported from files or
+edited by editors may hold control characters, which XML 1.0 cannot carry (lxml refuses them,
+ElementTree would write an ill-formed document).
 """
 
 from __future__ import annotations
 
 import json
 import mimetypes
+import re
 from collections.abc import Callable
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -40,6 +45,15 @@ FORMATS: dict[str, tuple[str, str]] = {
 }
 
 
+# characters XML 1.0 cannot hold: C0 controls but tab, LF and CR; lone surrogates; U+FFFE/FFFF
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(text: str) -> str:
+    """`text` without the characters XML cannot carry."""
+    return _XML_INVALID.sub("", text)
+
+
 def base_url() -> str:
     configured = get_settings().base_url
     return (configured or request.url_root).rstrip("/")
@@ -63,8 +77,9 @@ class FeedInfo:
     def __init__(self, topic: TopicSummary | None, stamp: Stamp, kind: str) -> None:
         self.topic = topic
         self.stamp = stamp
-        self.title = f"{topic.name} · {SITE_TITLE}" if topic else SITE_TITLE
-        self.description = (f"The latest published stories on {topic.name}, from {SITE_TITLE}."
+        name = xml_text(topic.name) if topic else ""
+        self.title = f"{name} · {SITE_TITLE}" if topic else SITE_TITLE
+        self.description = (f"The latest published stories on {name}, from {SITE_TITLE}."
                             if topic else SITE_DESCRIPTION)
         self.home = absolute(f"/topics/{topic.slug}/" if topic else "/")
         self.self_url = absolute(feed_urls(topic)[kind])
@@ -113,19 +128,19 @@ def _entry(fg: FeedGenerator, record: Record, kind: str) -> None:
         fe.guid(record.id, permalink=False)
     else:
         fe.id(f"urn:newsdesk:{record.id}")
-    fe.title(record.title)
+    fe.title(xml_text(record.title))
     fe.link(href=absolute(_article_link(record)))
-    fe.description(record.excerpt or record.title)
+    fe.description(xml_text(record.excerpt or record.title))
     if record.body.strip():
-        fe.content(str(render_markdown(record.body)), type="html")
+        fe.content(xml_text(str(render_markdown(record.body))), type="html")
     fe.published(record.published_at)
     fe.updated(record.published_at)
     for name in record.topics:
-        fe.category(term=name)
+        fe.category(term=xml_text(name))
     if kind == "rss":
-        fe.dc.dc_creator(record.provider.name)
+        fe.dc.dc_creator(xml_text(record.provider.name))
     else:
-        fe.author(name=record.provider.name)
+        fe.author(name=xml_text(record.provider.name))
     image = _image(record)
     if image:
         url, mime = image
@@ -250,7 +265,8 @@ def opml() -> Response:
                           title=f"{SITE_TITLE}: everything", xmlUrl=absolute("/feed.xml"),
                           htmlUrl=absolute("/"))
             for topic in v.topics():
-                ET.SubElement(group, "outline", type="rss", text=topic.name, title=topic.name,
+                name = xml_text(topic.name)
+                ET.SubElement(group, "outline", type="rss", text=name, title=name,
                               xmlUrl=absolute(url_for("syndication.rss_topic",
                                                       slug=topic.slug)),
                               htmlUrl=absolute(url_for("public.topic", slug=topic.slug)))

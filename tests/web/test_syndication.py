@@ -124,3 +124,24 @@ def test_every_page_links_its_feeds_for_autodiscovery(site: Site) -> None:
             assert f'rel="alternate" type="{mime}"' in html, (path, mime)
     topic_html = site.client.get("/topics/ai/").get_data(as_text=True)
     assert 'href="/topics/ai/atom.xml"' in topic_html
+
+
+def test_control_characters_in_stored_records_never_break_the_feeds(site: Site) -> None:
+    # records imported from files or edited by editors may hold characters XML cannot carry
+    record = site.public[0]
+    site.save(record.replace(
+        title="Bad\x01 title\x1f", excerpt="an\x02 excerpt", body="A body\x0b with\x08 controls",
+        provider=record.provider.__class__(name="Pub\x03", domain=record.provider.domain),
+        topics=("AI in Healthcare", "Odd\x04 Topic")))
+    for path in ("/feed.xml", "/atom.xml", "/topics/ai-in-healthcare/feed.xml",
+                 "/topics/ai-in-healthcare/atom.xml", "/topics/odd-topic/atom.xml",
+                 "/feeds.opml"):
+        response = site.client.get(path)
+        assert response.status_code == 200, path
+        root = ET.fromstring(response.data)          # well-formed XML
+        if path != "/feeds.opml":
+            texts = [e.text or "" for e in root.iter()]
+            assert "Bad title" in texts, path
+            assert not any(ch in "".join(texts) for ch in "\x01\x02\x03\x04\x08\x0b\x1f")
+    feed = json.loads(site.client.get("/feed.json").data)
+    assert any(item["title"] in ("Bad title", "Bad\x01 title\x1f") for item in feed["items"])
