@@ -1,6 +1,6 @@
 """The Record type (every field of the record format) and its front-matter reader and writer.
 
-The format is described in RECORD.md of the shared format folder: YAML front matter between two
+The format is described in docs/RECORD.md: YAML front matter between two
 ``---`` lines, then an optional Markdown body.  The reader is tolerant (unquoted URLs, keys in any
 order, unknown keys kept); the writer writes one canonical layout, so that a file already in that
 layout reads and writes back byte for byte.
