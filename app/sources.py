@@ -4,7 +4,8 @@
 A file may hold any of these top-level lists:
 
     sources:      name, url; optional provider, topics, interval, enabled, kind, type
-    topics:       name; optional slug, parent, match {any, all, exclude, case_sensitive, fields}
+    topics:       name; optional slug, parent, match {any, all, exclude, case_sensitive, fields},
+                  description, examples (headlines), threshold (0-1, of the classifier of meaning)
     providers:    domain, name; optional quality (the provider's prior), aliases
     auto-publish: rules; each may name source(s) (by name, or by feed URL for a source an
                   editor added), topic, kind and min_quality
@@ -67,6 +68,11 @@ class Topic:
     slug: str
     parent: str | None = None
     rule: TopicRule = field(default_factory=TopicRule)
+    # what the topic follows, in a line, and example headlines: with the records that carry the
+    # topic they are the examples of the classifier of meaning (app/pipeline/topicmodel.py)
+    description: str = ""
+    examples: tuple[str, ...] = ()
+    threshold: float | None = None       # the classifier's score needed; None: its default
 
 
 @dataclass(frozen=True)
@@ -301,8 +307,17 @@ def _load_topic(f: _File, node: _LineDict, where: str) -> Topic:
     if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", slug):
         raise f.error(f"a slug is lower-case letters, digits and dashes, got {slug!r}", node,
                       "slug", f"{where}.slug")
+    threshold = node.get("threshold")
+    if threshold is not None and (isinstance(threshold, bool)
+                                  or not isinstance(threshold, int | float)
+                                  or not 0 <= threshold <= 1):
+        raise f.error(f"expected a number from 0 to 1, got {threshold!r}", node, "threshold",
+                      f"{where}.threshold")
     return Topic(name=name, slug=slug, parent=f.text(node, "parent", where),
-                 rule=_load_rule(f, node.get("match"), f"{where}.match"))
+                 rule=_load_rule(f, node.get("match"), f"{where}.match"),
+                 description=f.text(node, "description", where) or "",
+                 examples=f.strings(node, "examples", where),
+                 threshold=None if threshold is None else float(threshold))
 
 
 def _load_provider(f: _File, node: _LineDict, where: str) -> ProviderInfo:

@@ -24,13 +24,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import devset  # noqa: E402
+import devset
 
-from app.pipeline.classify import Classifier  # noqa: E402
-from app.pipeline.relate import StoryIndex  # noqa: E402
-from app.pipeline.score import score_quality  # noqa: E402
-from app.record import Record  # noqa: E402
-from app.sources import load_feeds  # noqa: E402
+from app.pipeline.classify import Classifier
+from app.pipeline.relate import StoryIndex
+from app.pipeline.score import DEFAULT_PRIOR, score_quality
+from app.record import Record
+from app.sources import load_feeds
 
 ROOT = Path(__file__).resolve().parent.parent
 MIN_TOPIC_RECORDS = 3
@@ -125,13 +125,99 @@ def rules_topics(records: Sequence[Record]) -> dict[str, set[str]]:
 def prior_quality(records: Sequence[Record]) -> dict[str, float]:
     priors = {p.domain: p.quality for p in load_feeds(ROOT / "feeds").providers}
     return {r.web_url: float(score_quality(r.replace(quality=None),
-                                           priors.get(r.provider.domain, 50)))
+                                           priors.get(r.provider.domain, DEFAULT_PRIOR)))
             for r in records}
 
 
-SYSTEMS: dict[str, tuple[Relater, Topicer, Scorer]] = {
-    "lexical/rules (before)": (lexical_related, rules_topics, prior_quality),
+# --------------------------------------------------------------------------- the semantic system
+
+class Semantic:
+    """Newsdesk's judgements of meaning: vectors of app/pipeline/embed.py, topics decided by the
+    rules where one matches and by the classifier of meaning elsewhere (its examples: the TUNING
+    part's records and feeds/topics.yaml), related lists from app/pipeline/neighbours.py."""
+
+    def __init__(self, tuning: Sequence[devset.DevRecord]) -> None:
+        from app.pipeline.embed import load_embedder, record_text
+        from app.pipeline.topicmodel import TopicModel
+
+        embedder = load_embedder()
+        if embedder is None:
+            raise SystemExit("the embedding model is not installed (see README)")
+        self.embedder, self.text = embedder, record_text
+        self.config = load_feeds(ROOT / "feeds")
+        self.classifier = Classifier(self.config.topics)
+        names = tuple(t.name for t in self.config.topics)
+        self.model = TopicModel(dim=384, topics=names,
+                                thresholds={t.name: t.threshold for t in self.config.topics
+                                            if t.threshold is not None})
+        examples = [(f"{t.name}: {t.description}", (t.name,)) for t in self.config.topics
+                    if t.description]
+        examples += [(e, (t.name,)) for t in self.config.topics for e in t.examples]
+        vectors = self.embedder.embed([text for text, _ in examples]) if examples else []
+        for vector, (_, topics) in zip(vectors, examples, strict=True):
+            self.model.add_example(vector, topics)
+        tuned = self.vectors([r.record for r in tuning])
+        for r in tuning:
+            self.model.add_example(tuned[r.url], r.record.topics)
+        self._topics: dict[str, set[str]] = {}
+
+    def vectors(self, records: Sequence[Record]) -> dict[str, object]:
+        found = self.embedder.embed([self.text(r) for r in records])
+        return {r.web_url: v for r, v in zip(records, found, strict=True)}
+
+    def topics(self, records: Sequence[Record]) -> dict[str, set[str]]:
+        from app.pipeline.topicmodel import decide
+
+        vectors = self.vectors(records)
+        out = {}
+        for r in records:
+            ruled = self.classifier.classify(title=r.title, excerpt=r.excerpt)
+            specific = decide(ruled, self.model.scores(vectors[r.web_url]),
+                              self.model.thresholds)
+            out[r.web_url] = set(self.classifier.with_parents(specific))
+        self._topics = out
+        return out
+
+    def related(self, records: Sequence[Record]) -> dict[str, list[str]]:
+        from app.pipeline.neighbours import VectorWindow, evidence
+
+        topics = self._topics or self.topics(records)
+        vectors = self.vectors(records)
+        window = VectorWindow(384)
+        for r in records:
+            window.add(r.id, vectors[r.web_url], r.published_at, topics=topics[r.web_url],
+                       evidence_terms=evidence(r.title, r.excerpt))
+        by_id = {r.id: r.web_url for r in records}
+        return {r.web_url: [by_id[n.record_id] for n in window.related(r.id)] for r in records}
+
+
+SYSTEMS: dict[str, Callable[[Sequence[devset.DevRecord]],
+                            tuple[Relater, Topicer, Scorer]]] = {
+    "lexical/rules only": lambda _tuning: (lexical_related, rules_topics, prior_quality),
 }
+
+
+def learned_quality(tuning: Sequence[devset.DevRecord]) -> Scorer:
+    """Quality with provider priors learned from the tuning part's qualities (the store's
+    records, in a running Newsdesk), shrunk towards feeds/providers.yaml."""
+    from app.pipeline.score import learned_priors
+
+    configured = {p.domain: p.quality for p in load_feeds(ROOT / "feeds").providers}
+    priors = learned_priors(((r.record.provider.domain, r.record.quality) for r in tuning
+                             if r.record.quality is not None), configured)
+
+    def scorer(records: Sequence[Record]) -> dict[str, float]:
+        return {r.web_url: float(score_quality(r.replace(quality=None), priors.get(
+            r.provider.domain, DEFAULT_PRIOR))) for r in records}
+    return scorer
+
+
+def _semantic(tuning: Sequence[devset.DevRecord]) -> tuple[Relater, Topicer, Scorer]:
+    system = Semantic(tuning)
+    return system.related, system.topics, learned_quality(tuning)
+
+
+SYSTEMS["semantic (embeddings + rules)"] = _semantic
 
 
 def main() -> None:
@@ -147,13 +233,17 @@ def main() -> None:
     print(f"development set: {len(every)} records; part {args.part!r}: {len(records)} "
           f"({sum(1 for r in records if r.related_urls)} with related lists, "
           f"{len(labelled)} with `published`); taxonomy of {len(taxonomy)} topics")
-    for name, (relater, topicer, scorer) in SYSTEMS.items():
+    tuning = [r for r in every if r.part == "tune"]
+    for name, build in SYSTEMS.items():
         started = time.perf_counter()
+        relater, topicer, scorer = build(tuning)
+        found_topics = topicer(plain)
         rel = related_score(records, relater(plain))
-        tops = topic_scores(records, topicer(plain), taxonomy)
+        tops = topic_scores(records, found_topics, taxonomy)
         micro = PRF(sum(s.tp for s in tops.values()), sum(s.fp for s in tops.values()),
                     sum(s.fn for s in tops.values()))
-        macro = sum(s.f1 for s in tops.values()) / len(tops)
+        present = [s for s in tops.values() if s.tp + s.fn]      # topics the part carries
+        macro = sum(s.f1 for s in present) / len(present)
         quality = scorer(plain)
         auc = roc_auc([quality[r.url] for r in labelled],
                       [bool(r.record.published) for r in labelled])

@@ -17,6 +17,7 @@ from app.store.db import Database
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 SHARED = ROOT.parent / "shared"
+TEST_CONFIG = DATA / "config"     # a fixed copy of feeds/: editing feeds/ never breaks a test
 PG_URL = os.environ.get("NEWSDESK_TEST_DATABASE_URL", "")
 
 os.environ.setdefault("NEWSDESK_ALLOW_PRIVATE_NETWORKS", "1")

@@ -38,12 +38,20 @@ pytestmark = [
 
 def click_and_wait(driver: object, element: object) -> None:
     """Click a submit button and wait until the next page has replaced this one."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
     page = driver.find_element("tag name", "html")  # type: ignore[attr-defined]
     element.click()  # type: ignore[attr-defined]
-    WebDriverWait(driver, 30).until(ec.staleness_of(page))  # type: ignore[arg-type]
+
+    def replaced(d: object) -> bool:
+        try:
+            return bool(ec.staleness_of(page)(d))   # type: ignore[arg-type]
+        except WebDriverException:      # Chromium: "Node ... does not belong to the document"
+            return True
+
+    WebDriverWait(driver, 30).until(replaced)  # type: ignore[arg-type]
     WebDriverWait(driver, 30).until(  # type: ignore[arg-type]
         lambda d: d.execute_script("return document.readyState") == "complete")
 

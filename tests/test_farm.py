@@ -21,7 +21,7 @@ from app.secured import read_private
 from app.store.db import Database
 from app.store.models import RecordRow
 from app.store.repository import IngestRepository, RecordRepository, content_hash
-from tests.conftest import ROOT
+from tests.conftest import ROOT, TEST_CONFIG
 from tests.feedserver import FARM_TOPICS, FeedServer, Reply, Request, farm_route
 
 pytestmark = pytest.mark.slow
@@ -31,7 +31,7 @@ NEWSDESK = [sys.executable, "-c", "from app.cli import run; run()"]
 def write_feeds(folder: Path, urls: list[str]) -> Path:
     folder.mkdir()
     for name in ("topics.yaml", "providers.yaml"):
-        (folder / name).write_text((ROOT / "feeds" / name).read_text(encoding="utf-8"),
+        (folder / name).write_text((TEST_CONFIG / name).read_text(encoding="utf-8"),
                                    encoding="utf-8")
     (folder / "sources.yaml").write_text("sources:\n" + "".join(
         f"  - {{name: farm-{i}, url: '{url}'}}\n" for i, url in enumerate(urls)))

@@ -15,10 +15,10 @@ from app.pipeline.classify import Classifier
 from app.pipeline.work import parse_body
 from app.record import dump_record
 from app.sources import FeedSource, load_feeds
-from tests.conftest import DATA, NOW, ROOT, SHARED
+from tests.conftest import DATA, NOW, SHARED, TEST_CONFIG
 
 FEEDS = DATA / "feeds"
-CONFIG = load_feeds(ROOT / "feeds")
+CONFIG = load_feeds(TEST_CONFIG)
 SOURCES = {
     "rss20.xml": (FeedSource("STAT", "https://www.statnews.com/feed/", provider="statnews.com"),
                   "application/rss+xml; charset=utf-8"),

@@ -19,10 +19,10 @@ from app.record import Record
 from app.sources import FeedConfig, FeedSource, load_feeds
 from app.store.db import Database
 from app.store.repository import IngestRepository, RecordRepository
-from tests.conftest import DATA, ROOT
+from tests.conftest import DATA, TEST_CONFIG
 from tests.feedserver import FeedServer, Reply, Request, farm_route, gzipped, hang
 
-SHIPPED = load_feeds(ROOT / "feeds")
+SHIPPED = load_feeds(TEST_CONFIG)
 FEEDS = DATA / "feeds"
 
 

@@ -16,22 +16,24 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from app.record import Record
+from app.sources import DEFAULT_PRIOR  # one place: a provider nobody has rated yet
 
 __all__ = [
     "DEFAULT_PRIOR",
     "StoryMember",
     "compute_heat",
+    "learned_priors",
     "quality_signals",
     "score_quality",
 ]
 
-DEFAULT_PRIOR = 30                 # a provider nobody has rated yet
+PRIOR_WEIGHT = 3                   # records a learned prior is worth against the configured one
 COVERAGE_WINDOW = timedelta(hours=48)
 HEAT_HALF_LIFE_HOURS = 18.0
 NOT_SCORED = -1
@@ -106,6 +108,24 @@ def quality_signals(record: Record, prior: int = DEFAULT_PRIOR, *,
         elif words < 120:
             signals.append(("thin article", -8))
     return signals
+
+
+def learned_priors(samples: Iterable[tuple[str, int]],
+                   configured: Mapping[str, int] | None = None) -> dict[str, int]:
+    """Provider priors on the scale of the records the store holds: for each provider domain,
+    the mean quality of its records (`samples`: domain, quality), shrunk towards its configured
+    prior (feeds/providers.yaml) or `DEFAULT_PRIOR` as if that were worth `PRIOR_WEIGHT`
+    records.  A provider with one record moves a quarter of the way towards it; with thirty,
+    nine tenths.  Configured providers without records keep their configured prior."""
+    configured = dict(configured or {})
+    totals: dict[str, list[int]] = {}
+    for domain, quality in samples:
+        totals.setdefault(domain.lower(), []).append(quality)
+    out = dict(configured)
+    for domain, values in totals.items():
+        base = configured.get(domain, DEFAULT_PRIOR)
+        out[domain] = round((sum(values) + base * PRIOR_WEIGHT) / (len(values) + PRIOR_WEIGHT))
+    return out
 
 
 def score_quality(record: Record, prior: int = DEFAULT_PRIOR, *,
