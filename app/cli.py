@@ -12,7 +12,7 @@ import click
 
 from app.config import Settings
 from app.errors import NewsdeskError
-from app.store.db import Database
+from app.store.db import Database, open_database
 
 
 class Context:
@@ -24,7 +24,7 @@ class Context:
 
     def db(self, *, migrate: bool = True) -> Database:
         if self._db is None:
-            self._db = Database(self.settings.database_url, migrate=migrate)
+            self._db = open_database(self.settings, migrate=migrate)
         return self._db
 
 
@@ -36,7 +36,19 @@ def fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Commands(click.Group):
+    """A wrong setting, an unreachable database, a port in use: errors Newsdesk raises on
+    purpose end the command with one line on stderr and a non-zero exit, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except NewsdeskError as exc:
+            fail(str(exc))
+            return None
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log more.")
 @click.pass_context
 def main(click_ctx: click.Context, verbose: bool) -> None:
@@ -161,7 +173,10 @@ def serve_cmd(ctx: Context, host: str | None, port: int | None) -> None:
 def run_cmd(ctx: Context, host: str | None, port: int | None) -> None:
     """Import NEWSDESK_CONTENT_DIR, then run the site and the scheduler together."""
     from app.store.content import import_paths
+    from app.web.serve import check_address
 
+    check_address(host or ctx.settings.host, port or ctx.settings.port)   # before the import
+    ctx.db()
     content = ctx.settings.content_dir
     if content.is_dir():
         report = import_paths(ctx.db(), [content], on_error=lambda m: click.echo(m, err=True))
