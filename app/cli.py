@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 from datetime import UTC, datetime
@@ -61,8 +62,15 @@ def main(click_ctx: click.Context, verbose: bool) -> None:
     level = logging.DEBUG if verbose else getattr(logging, ctx.settings.log_level.upper(),
                                                   logging.INFO)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if not verbose:
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+    quiet_libraries(level)
+
+
+def quiet_libraries(level: int) -> None:
+    """Libraries' routine lines (a migration's steps, APScheduler's "Running job" twice per job
+    and tick, httpx's line per request) only when debugging."""
+    for name in ("alembic", "apscheduler.executors", "httpx"):
+        logging.getLogger(name).setLevel(logging.WARNING if level > logging.DEBUG
+                                         else logging.NOTSET)
 
 
 @main.command("import")
@@ -107,17 +115,30 @@ def fetch_cmd(ctx: Context, every: bool, names: tuple[str, ...]) -> None:
     for failure in summary.failures:
         click.echo(f"failed: {failure}", err=True)
     click.echo(summary.line())
+    if summary.failed and not (summary.fetched or summary.not_modified):
+        sys.exit(1)                  # every source it tried failed
+
+
+def _not_nan(_ctx: click.Context, _param: click.Parameter, value: float) -> float:
+    if math.isnan(value):      # FloatRange lets NaN through: it compares false with anything
+        raise click.BadParameter("nan is not a number of seconds")
+    return value
 
 
 @main.command("worker")
-@click.option("--tick", default=30.0, show_default=True,
-              help="Seconds between looks for due sources.")
+@click.option("--tick", default=30.0, show_default=True, callback=_not_nan,
+              type=click.FloatRange(min=0, min_open=True, max=86400),
+              help="Seconds between looks for due sources (more than 0, at most a day).")
 @pass_ctx
 def worker_cmd(ctx: Context, tick: float) -> None:
     """Fetch due sources on a schedule until SIGINT or SIGTERM."""
     from app.scheduler import Worker
 
-    Worker(ctx.db(), ctx.settings, tick=tick).run_until_stopped()
+    if not Worker(ctx.db(), ctx.settings, tick=tick).run_until_stopped():
+        logging.shutdown()           # jobs still in flight: end now, as a crash would
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 @main.group("db")
