@@ -73,9 +73,12 @@ class Worker:
         from app.pipeline.stories import refresh_heat
 
         try:
-            log.info("heat: %s", refresh_heat(self.db, self.settings, datetime.now(UTC)).summary())
+            report = refresh_heat(self.db, self.settings, datetime.now(UTC))
         except Exception:
             log.exception("the heat pass failed")
+            return
+        log.log(logging.INFO if report.changed or report.cooled else logging.DEBUG,
+                "heat: %s", report.summary())
 
     def one_pass(self) -> None:
         if self.stopping.is_set():

@@ -104,3 +104,15 @@ def test_a_worker_refuses_a_tick_that_is_not_positive(db: Database, settings: Se
     for tick in (0.0, -5.0, float("nan")):
         with pytest.raises(ValueError, match="positive number of seconds"):
             Worker(db, settings, tick=tick)
+
+
+def test_a_heat_pass_that_changes_nothing_is_quiet_at_info(db: Database, settings: Settings,  # noqa: F811
+                                                           tmp_path: Path,
+                                                           caplog: pytest.LogCaptureFixture
+                                                           ) -> None:
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(FEEDS)
+    worker = Worker(db, dataclasses.replace(settings, feeds=feeds))
+    caplog.set_level(logging.INFO)
+    worker.heat_pass()                            # nothing stored: nothing to heat or cool
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO] == []
