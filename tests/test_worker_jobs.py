@@ -116,3 +116,23 @@ def test_a_heat_pass_that_changes_nothing_is_quiet_at_info(db: Database, setting
     caplog.set_level(logging.INFO)
     worker.heat_pass()                            # nothing stored: nothing to heat or cool
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO] == []
+
+
+def test_an_enrichment_pass_logs_one_summary_line_at_info(db: Database, settings: Settings,  # noqa: F811
+                                                          server, tmp_path: Path,  # noqa: F811
+                                                          caplog: pytest.LogCaptureFixture
+                                                          ) -> None:
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(FEEDS)
+    store(db, thin(server.base + "/gone-1"), thin(server.base + "/gone-2"))   # pages 404
+    from app.cli import quiet_libraries
+
+    worker = Worker(db, dataclasses.replace(settings, feeds=feeds))
+    quiet_libraries(logging.INFO)            # as `newsdesk worker` and `newsdesk run` set it up
+    caplog.set_level(logging.INFO)
+    try:
+        worker.enrich_pass()
+    finally:
+        quiet_libraries(logging.DEBUG)
+    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert len(said) == 1 and said[0].startswith("enrichment: ") and "2 given up" in said[0]
