@@ -135,10 +135,16 @@ def worker_cmd(ctx: Context, tick: float) -> None:
     from app.scheduler import Worker
 
     if not Worker(ctx.db(), ctx.settings, tick=tick).run_until_stopped():
-        logging.shutdown()           # jobs still in flight: end now, as a crash would
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
+        _end_now()
+
+
+def _end_now() -> None:
+    """Jobs still in flight after SIGTERM's grace: end now, as a crash would (their sources are
+    fetched again; Python would otherwise wait for their threads)."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 @main.group("db")
@@ -174,8 +180,10 @@ def _serve(ctx: Context, host: str | None, port: int | None, *, with_scheduler: 
     from app.web.serve import serve_site
 
     settings = ctx.settings
-    serve_site(settings, ctx.db(), host=host or settings.host, port=port or settings.port,
-               with_scheduler=with_scheduler, echo=click.echo)
+    if not serve_site(settings, ctx.db(), host=host or settings.host,
+                      port=port or settings.port, with_scheduler=with_scheduler,
+                      echo=click.echo):
+        _end_now()
 
 
 @main.command("serve")

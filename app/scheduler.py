@@ -127,6 +127,15 @@ class Worker:
                  len(self.config.sources))
         while not self.stopping.wait(0.5):
             pass
+        if not self.stop(grace):
+            return False
+        log.info("worker stopped")
+        return True
+
+    def stop(self, grace: float = STOP_GRACE) -> bool:
+        """Stop the scheduler, giving the jobs in flight `grace` seconds; False when some
+        still run then (the caller ends the process: see run_until_stopped)."""
+        self.request_stop()
         stopper = threading.Thread(target=self.scheduler.shutdown, name="worker-stop",
                                    daemon=True)
         stopper.start()
@@ -135,13 +144,12 @@ class Worker:
             log.warning("worker stopped with jobs in flight after %gs; their sources are "
                         "fetched again by the next pass", grace)
             return False
-        log.info("worker stopped")
         return True
 
 
-def start_background(settings: Settings, db: Database) -> BackgroundScheduler:
+def start_background(settings: Settings, db: Database) -> Worker:
     """The scheduler of `newsdesk run`: the worker's jobs in a background thread beside the
-    site.  The caller stops it with `.shutdown(wait=False)`."""
+    site.  The caller stops it with `.stop()`."""
     worker = Worker(db, settings)
     worker.scheduler.start()
-    return worker.scheduler
+    return worker

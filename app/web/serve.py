@@ -41,7 +41,9 @@ def check_address(host: str, port: int) -> None:
 
 
 def serve_site(settings: Settings, db: Database, *, host: str, port: int,
-               with_scheduler: bool, echo: Callable[[str], None] = print) -> None:
+               with_scheduler: bool, echo: Callable[[str], None] = print) -> bool:
+    """Serve until SIGINT/SIGTERM.  False when the scheduler's jobs were still running a few
+    seconds after (the caller then ends the process: see Worker.run_until_stopped)."""
     from waitress import create_server
 
     from app import create_app
@@ -52,14 +54,14 @@ def serve_site(settings: Settings, db: Database, *, host: str, port: int,
                                ident="Newsdesk", clear_untrusted_proxy_headers=True)
     except (OSError, OverflowError) as exc:
         raise _cannot_listen(host, port, exc) from None
-    scheduler = None
+    worker = None
     if with_scheduler:
         from app.scheduler import start_background
 
-        scheduler = start_background(settings, db)
+        worker = start_background(settings, db)
     shown_host = f"[{host}]" if ":" in host else host
     echo(f"Newsdesk is serving on http://{shown_host}:{server.effective_port}/"
-         f"{' with the scheduler' if scheduler else ''} (Ctrl-C to stop)")
+         f"{' with the scheduler' if worker else ''} (Ctrl-C to stop)")
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt     # SIGTERM (systemd, docker stop) shuts down like Ctrl-C
 
@@ -71,6 +73,6 @@ def serve_site(settings: Settings, db: Database, *, host: str, port: int,
         pass
     finally:
         server.close()
-        if scheduler is not None:
-            scheduler.shutdown(wait=False)
+        stopped = worker.stop() if worker is not None else True
         db.dispose()
+    return stopped
