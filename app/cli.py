@@ -177,9 +177,10 @@ def db_current(ctx: Context) -> None:
 # --------------------------------------------------------------------------- the site (issue 6)
 
 def _serve(ctx: Context, host: str | None, port: int | None, *, with_scheduler: bool) -> None:
-    from app.web.serve import serve_site
+    from app.web.serve import check_address, serve_site
 
     settings = ctx.settings
+    check_address(host or settings.host, port or settings.port)    # before the database
     if not serve_site(settings, ctx.db(), host=host or settings.host,
                       port=port or settings.port, with_scheduler=with_scheduler,
                       echo=click.echo):

@@ -80,15 +80,15 @@ def test_the_default_data_dir_is_still_made_on_demand(runner: CliRunner, tmp_pat
     assert (tmp_path / "var" / "newsdesk.db").is_file()
 
 
-def test_run_on_a_port_in_use_stops_before_importing_content(runner: CliRunner,
-                                                             monkeypatch: pytest.MonkeyPatch,
-                                                             tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["run", "serve"])
+def test_a_port_in_use_stops_run_and_serve_before_anything_is_done(
+        runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, command: str) -> None:
     monkeypatch.setenv("NEWSDESK_CONTENT_DIR", str(DATA / "records"))
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = runner.invoke(main, ["run", "--host", "127.0.0.1", "--port", str(port)])
+        result = runner.invoke(main, [command, "--host", "127.0.0.1", "--port", str(port)])
     line = one_line_error(result)
     assert f"cannot listen on 127.0.0.1:{port}" in line and "in use" in line
     assert "imported" not in result.output
