@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ import click
 
 from app.config import Settings
 from app.errors import NewsdeskError
-from app.store.db import Database
+from app.store.db import Database, open_database
 
 
 class Context:
@@ -23,7 +24,7 @@ class Context:
 
     def db(self, *, migrate: bool = True) -> Database:
         if self._db is None:
-            self._db = Database(self.settings.database_url, migrate=migrate)
+            self._db = open_database(self.settings, migrate=migrate)
         return self._db
 
 
@@ -35,7 +36,19 @@ def fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Commands(click.Group):
+    """A wrong setting, an unreachable database, a port in use: errors Newsdesk raises on
+    purpose end the command with one line on stderr and a non-zero exit, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except NewsdeskError as exc:
+            fail(str(exc))
+            return None
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log more.")
 @click.pass_context
 def main(click_ctx: click.Context, verbose: bool) -> None:
@@ -48,8 +61,15 @@ def main(click_ctx: click.Context, verbose: bool) -> None:
     level = logging.DEBUG if verbose else getattr(logging, ctx.settings.log_level.upper(),
                                                   logging.INFO)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if not verbose:
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+    quiet_libraries(level)
+
+
+def quiet_libraries(level: int) -> None:
+    """Libraries' routine lines (a migration's steps, APScheduler's "Running job" twice per job
+    and tick, httpx's line per request) only when debugging."""
+    for name in ("alembic", "apscheduler.executors", "httpx"):
+        logging.getLogger(name).setLevel(logging.WARNING if level > logging.DEBUG
+                                         else logging.NOTSET)
 
 
 @main.command("import")
@@ -95,17 +115,36 @@ def fetch_cmd(ctx: Context, every: bool, names: tuple[str, ...]) -> None:
     for failure in summary.failures:
         click.echo(f"failed: {failure}", err=True)
     click.echo(summary.line())
+    if summary.failed and not (summary.fetched or summary.not_modified):
+        sys.exit(1)                  # every source it tried failed
+
+
+def _not_nan(_ctx: click.Context, _param: click.Parameter, value: float) -> float:
+    if math.isnan(value):      # FloatRange lets NaN through: it compares false with anything
+        raise click.BadParameter("nan is not a number of seconds")
+    return value
 
 
 @main.command("worker")
-@click.option("--tick", default=30.0, show_default=True,
-              help="Seconds between looks for due sources.")
+@click.option("--tick", default=30.0, show_default=True, callback=_not_nan,
+              type=click.FloatRange(min=0, min_open=True, max=86400),
+              help="Seconds between looks for due sources (more than 0, at most a day).")
 @pass_ctx
 def worker_cmd(ctx: Context, tick: float) -> None:
     """Fetch due sources on a schedule until SIGINT or SIGTERM."""
     from app.scheduler import Worker
 
-    Worker(ctx.db(), ctx.settings, tick=tick).run_until_stopped()
+    if not Worker(ctx.db(), ctx.settings, tick=tick).run_until_stopped():
+        _end_now()
+
+
+def _end_now() -> None:
+    """Jobs still in flight after SIGTERM's grace: end now, as a crash would (their sources are
+    fetched again; Python would otherwise wait for their threads)."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 @main.group("db")
@@ -137,14 +176,20 @@ def db_current(ctx: Context) -> None:
 
 # --------------------------------------------------------------------------- the site (issue 6)
 
+def _port(settings: Settings, port: int | None) -> int:
+    """--port, else NEWSDESK_PORT; 0 asks for any free port (the server prints the one it got)."""
+    return settings.port if port is None else port
+
+
 def _serve(ctx: Context, host: str | None, port: int | None, *, with_scheduler: bool) -> None:
-    from app.web.serve import serve_site
+    from app.web.serve import check_address, serve_site
 
     settings = ctx.settings
-    # --port 0 asks for any free port (serve_site prints the one it got), so test `is None`
-    serve_site(settings, ctx.db(), host=host or settings.host,
-               port=settings.port if port is None else port,
-               with_scheduler=with_scheduler, echo=click.echo)
+    port = _port(settings, port)
+    check_address(host or settings.host, port)    # before the database
+    if not serve_site(settings, ctx.db(), host=host or settings.host, port=port,
+                      with_scheduler=with_scheduler, echo=click.echo):
+        _end_now()
 
 
 @main.command("serve")
@@ -163,7 +208,10 @@ def serve_cmd(ctx: Context, host: str | None, port: int | None) -> None:
 def run_cmd(ctx: Context, host: str | None, port: int | None) -> None:
     """Import NEWSDESK_CONTENT_DIR, then run the site and the scheduler together."""
     from app.store.content import import_paths
+    from app.web.serve import check_address
 
+    check_address(host or ctx.settings.host, _port(ctx.settings, port))   # before the import
+    ctx.db()
     content = ctx.settings.content_dir
     if content.is_dir():
         report = import_paths(ctx.db(), [content], now=ctx.settings.clock(),

@@ -174,6 +174,10 @@ class Settings:
                     from None
         values.update(overrides)
         if not values["database_url"]:
-            data_dir = Path(str(values["data_dir"]))
-            values["database_url"] = f"sqlite:///{data_dir / 'newsdesk.db'}"
+            values["database_url"] = default_database_url(Path(str(values["data_dir"])))
         return cls(**values)  # type: ignore[arg-type]
+
+
+def default_database_url(data_dir: Path) -> str:
+    """SQLite under the data dir: the one database whose folder is made on demand."""
+    return f"sqlite:///{data_dir / 'newsdesk.db'}"

@@ -26,7 +26,7 @@ from concurrent.futures import (
     wait,
 )
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
 
 import httpx
@@ -66,6 +66,8 @@ class PassSummary:
     new: int = 0
     updated: int = 0
     busy: int = 0                 # held by another worker
+    not_due: int = 0              # enabled sources left for a later pass
+    next_due: datetime | None = None   # when the first of them is due
     failures: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -74,7 +76,15 @@ class PassSummary:
                 f"{self.failed} failed; records: {self.new} new, {self.updated} updated")
         if self.busy:
             text += f" ({self.busy} sources skipped: another worker holds them)"
+        if self.not_due:
+            text += f"; {self.not_due} not due yet"
+            if self.next_due is not None:
+                text += f", the next at {_shown_time(self.next_due)}"
         return text
+
+
+def _shown_time(when: datetime) -> str:
+    return f"{when.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
 @dataclass(frozen=True)
@@ -171,6 +181,7 @@ class Ingestor:
         self.stop = threading.Event()
         self._ids: tuple[dict[str, int], dict[str, int]] = ({}, {})   # provider, topic ids
         self._unindexed = 0
+        self.waiting: list[SourceState] = []   # enabled sources select() left as not due
 
     def interval(self, source: FeedSource) -> float:
         return float(source.interval or self.settings.fetch_interval)
@@ -200,6 +211,7 @@ class Ingestor:
             states = {s.name: s for s in repo.states()}
         now = self.clock()
         chosen = []
+        self.waiting = []
         for source in self.config.sources:
             state = states[source.name]
             if wanted:
@@ -208,6 +220,8 @@ class Ingestor:
             elif source.enabled and (source.name in self.requested or (
                     not state.disabled and (every or state.is_due(now)))):
                 chosen.append((source, state))
+            elif source.enabled and not state.disabled:
+                self.waiting.append(state)
         return chosen
 
     def _consume_requests(self, fetched: Iterable[str]) -> None:
@@ -352,10 +366,15 @@ class Ingestor:
                                                                               "retry_later"):
             summary.failed += 1
             reason = state.last_error or result.error or "failed"
+            url = result.final_url or state.url
+            if url not in reason:                # "HTTP 404 Not Found" names no URL
+                reason = f"{url}: {reason}"
             if state.disabled:
                 reason += " (source disabled)"
+            elif state.next_due_at is not None:
+                reason += f"; next try at {_shown_time(state.next_due_at)}"
             summary.failures.append(f"{name}: {reason}")
-            log.warning("%s failed: %s", name, reason)
+            log.debug("%s failed: %s", name, reason)    # the caller reports summary.failures
         elif result.kind == "not_modified":
             summary.not_modified += 1
         else:
@@ -370,6 +389,9 @@ class Ingestor:
         """One pass; returns what it did."""
         summary = PassSummary()
         todo = [source for source, _ in self.select(names=names, every=every)]
+        summary.not_due = len(self.waiting)
+        summary.next_due = min((s.next_due_at for s in self.waiting if s.next_due_at),
+                               default=None)
         workers = max(1, self.settings.fetch_workers)
         client = make_client(self.limits, allow_private=self.settings.allow_private_networks,
                              workers=workers)

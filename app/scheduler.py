@@ -23,6 +23,7 @@ from app.store.db import Database
 log = logging.getLogger(__name__)
 TICK = 30.0
 ENRICH_BATCH = 100     # records whose pages one enrichment pass reads at most
+STOP_GRACE = 5.0       # seconds the jobs in flight get to finish after SIGTERM/SIGINT
 
 
 class Worker:
@@ -32,6 +33,8 @@ class Worker:
 
     def __init__(self, db: Database, settings: Settings, *, tick: float = TICK,
                  on_pass: Callable[[PassSummary], None] | None = None) -> None:
+        if not tick > 0:
+            raise ValueError(f"the tick must be a positive number of seconds, not {tick!r}")
         self.db, self.settings, self.tick = db, settings, tick
         self.on_pass = on_pass
         self.stopping = threading.Event()
@@ -73,10 +76,12 @@ class Worker:
         from app.pipeline.stories import refresh_heat
 
         try:
-            log.info("heat: %s",
-                     refresh_heat(self.db, self.settings, self.settings.clock()).summary())
+            report = refresh_heat(self.db, self.settings, self.settings.clock())
         except Exception:
             log.exception("the heat pass failed")
+            return
+        log.log(logging.INFO if report.changed or report.cooled else logging.DEBUG,
+                "heat: %s", report.summary())
 
     def one_pass(self) -> None:
         if self.stopping.is_set():
@@ -93,7 +98,11 @@ class Worker:
         except Exception:
             log.exception("the pass failed")
             return
-        log.info(summary.line())
+        for failure in summary.failures:    # a source that backs off says so once, with when
+            log.warning("failed: %s", failure)
+        worked = (summary.fetched or summary.not_modified or summary.failed or summary.new
+                  or summary.updated)
+        log.log(logging.INFO if worked else logging.DEBUG, summary.line())   # idle is quiet
         if self.on_pass:
             self.on_pass(summary)
 
@@ -102,9 +111,13 @@ class Worker:
         if self.ingestor is not None:
             self.ingestor.stop.set()
 
-    def run_until_stopped(self, *, install_signals: bool = True) -> None:
+    def run_until_stopped(self, *, install_signals: bool = True,
+                          grace: float = STOP_GRACE) -> bool:
         """Run until SIGINT/SIGTERM (or request_stop); sources being fetched are finished and
-        stored, the others wait for the next worker."""
+        stored, the others wait for the next worker.  Returns False when the jobs in flight
+        did not finish within `grace` seconds (a feed that trickles its bytes, a long
+        enrichment): the caller then ends the process, as a crash would (their sources are
+        fetched again by the next pass; the leases of this dead process are taken over)."""
         if install_signals:
             def handler(signum: int, _frame: FrameType | None) -> None:
                 log.info("signal %s: stopping after the sources in flight", signum)
@@ -117,13 +130,29 @@ class Worker:
                  len(self.config.sources))
         while not self.stopping.wait(0.5):
             pass
-        self.scheduler.shutdown(wait=True)
+        if not self.stop(grace):
+            return False
         log.info("worker stopped")
+        return True
+
+    def stop(self, grace: float = STOP_GRACE) -> bool:
+        """Stop the scheduler, giving the jobs in flight `grace` seconds; False when some
+        still run then (the caller ends the process: see run_until_stopped)."""
+        self.request_stop()
+        stopper = threading.Thread(target=self.scheduler.shutdown, name="worker-stop",
+                                   daemon=True)
+        stopper.start()
+        stopper.join(grace)
+        if stopper.is_alive():
+            log.warning("worker stopped with jobs in flight after %gs; their sources are "
+                        "fetched again by the next pass", grace)
+            return False
+        return True
 
 
-def start_background(settings: Settings, db: Database) -> BackgroundScheduler:
+def start_background(settings: Settings, db: Database) -> Worker:
     """The scheduler of `newsdesk run`: the worker's jobs in a background thread beside the
-    site.  The caller stops it with `.shutdown(wait=False)`."""
+    site.  The caller stops it with `.stop()`."""
     worker = Worker(db, settings)
     worker.scheduler.start()
-    return worker.scheduler
+    return worker

@@ -98,7 +98,7 @@ class _Run:
                                            error=str(exc))
                 self.report.retry_later += 1
         self.report.errors.append(str(exc))
-        log.info("enrichment of %s: %s", rid, exc)
+        log.debug("enrichment of %s: %s", rid, exc)   # callers report errors and counts
 
     def image(self, image: Image) -> Image | None:
         """The image with our copy's size and isCached, or None when it is refused."""

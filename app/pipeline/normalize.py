@@ -261,6 +261,29 @@ def _published(entry: ParsedEntry, now: datetime) -> datetime:
     return when
 
 
+_DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,63}", re.IGNORECASE)
+
+
+def _declared(source: FeedSource, config: FeedConfig, domain: str
+              ) -> tuple[Provider, int] | None:
+    """The provider a publisher source declares in feeds/, which its entries get whatever
+    their links' host: a domain is used as given (named by its `providers` entry, else by
+    itself); a display name is looked up, else kept with the link's host as domain."""
+    declared = (source.provider or "").strip()
+    if source.kind != "publisher" or not declared:
+        return None
+    if _DOMAIN.fullmatch(declared):
+        given = declared.lower().removeprefix("www.")
+        info = config.provider_for(given)
+        if info is None:
+            return Provider(name=given, domain=given), DEFAULT_PRIOR
+    else:
+        info = config.provider_named(declared)
+        if info is None:
+            return Provider(name=declared, domain=domain), DEFAULT_PRIOR
+    return Provider(name=info.name, domain=info.domain), info.quality
+
+
 def _provider(entry: ParsedEntry, feed: ParsedFeed, source: FeedSource, config: FeedConfig,
               domain: str, title: str) -> tuple[Provider, int, str]:
     """(provider, quality prior, title without a trailing publisher)."""
@@ -271,12 +294,10 @@ def _provider(entry: ParsedEntry, feed: ParsedFeed, source: FeedSource, config: 
         if m and (not publisher or m.group("publisher").strip().lower() == publisher.lower()):
             publisher = publisher or m.group("publisher").strip()
             title = m.group("title").strip()
+    declared = _declared(source, config, domain)
+    if declared is not None:
+        return (*declared, title)
     info = config.provider_for(domain)
-    if info is None and source.kind == "publisher" and source.provider:
-        info = (config.provider_for(source.provider) if "." in source.provider
-                else config.provider_named(source.provider))
-        if info is None and "." not in source.provider:
-            return Provider(name=source.provider, domain=domain), DEFAULT_PRIOR, title
     if info is None and publisher:
         info = config.provider_named(publisher)
         if info is None:

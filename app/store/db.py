@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -12,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.errors import StoreError
+from app.config import Settings, default_database_url
+from app.errors import ConfigError, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -44,22 +47,75 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur.close()
 
 
+WRITE = {"newsdesk_begin": "IMMEDIATE"}     # execution options of a write transaction
+
+
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # SQLAlchemy's recipe for pysqlite (isolation_level=None above, BEGIN emitted here).  A
+    # write transaction takes the write lock at BEGIN IMMEDIATE, waiting up to busy_timeout for
+    # another writer: begun as a plain (deferred) BEGIN, it would read first and then fail at
+    # once with "database is locked" when another writer committed since its read.
+    mode = connection.get_execution_options().get("newsdesk_begin", "")
+    connection.exec_driver_sql(f"BEGIN {mode}".strip())
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for `url`; for SQLite the folder is created and sane pragmas are set."""
-    parsed = make_url(url)
+SUPPORTED = ("sqlite", "postgresql")
+EXAMPLES = "e.g. sqlite:///var/newsdesk.db or postgresql+psycopg://user@host/db"
+
+
+def _shown(url: str) -> str:
+    """`url` for a message: a password hidden, even in text that does not parse."""
+    return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url)
+
+
+def _parse(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"not a database URL: {_shown(url)!r} ({EXAMPLES})",
+                          key="NEWSDESK_DATABASE_URL") from None
+    if parsed.get_backend_name() not in SUPPORTED:
+        raise ConfigError(f"{parsed.drivername}: not a database Newsdesk runs on ({EXAMPLES})",
+                          key="NEWSDESK_DATABASE_URL")
+    return parsed
+
+
+def make_engine(url: str, *, create_folder: bool = False, **kwargs: Any) -> Engine:
+    """An engine for `url` (SQLite or PostgreSQL); for SQLite sane pragmas are set.  The folder
+    of a SQLite file must exist, unless `create_folder` (the default data dir)."""
+    parsed = _parse(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, **kwargs)
+        database = parsed.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            folder = Path(database).parent
+            if create_folder:
+                folder.mkdir(parents=True, exist_ok=True)
+            elif not folder.is_dir():
+                raise ConfigError(f"{_shown(url)}: the folder {folder} does not exist",
+                                  key="NEWSDESK_DATABASE_URL")
+        engine = _create(parsed, url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    if parsed.get_driver_name() in ("psycopg", "psycopg2") and \
+            "connect_timeout" not in parsed.query:
+        kwargs.setdefault("connect_args", {"connect_timeout": 10})
+    return _create(parsed, url, **kwargs)
+
+
+def _create(parsed: URL, url: str, **kwargs: Any) -> Engine:
+    try:
+        return create_engine(url, **kwargs)
+    except (ImportError, ArgumentError) as exc:
+        raise ConfigError(f"{parsed.drivername}: its driver is not installed ({exc}); "
+                          f"{EXAMPLES}", key="NEWSDESK_DATABASE_URL") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    """The first line of an error message; drivers add hints and background on more lines."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
 
 
 def alembic_config(engine: Engine | None = None) -> Any:
@@ -79,11 +135,12 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
     cfg = alembic_config(engine)
     try:
-        with engine.begin() as connection:
+        with engine.execution_options(**WRITE).begin() as connection:
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, revision)
     except Exception as exc:
-        raise StoreError(f"could not migrate the database {engine.url!r}: {exc}") from exc
+        raise StoreError(f"could not migrate the database {engine.url!r}: "
+                         f"{_one_line(exc)}") from exc
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -146,10 +203,19 @@ class Database:
     """An engine and its session factory.  `url` is kept as given (password included), so that
     another process can open the same database."""
 
-    def __init__(self, url: str, *, migrate: bool = True, **engine_kwargs: Any) -> None:
+    def __init__(self, url: str, *, migrate: bool = True, create_folder: bool = False,
+                 **engine_kwargs: Any) -> None:
         self.url = url
-        self.engine = make_engine(url, **engine_kwargs)
+        self.engine = make_engine(url, create_folder=create_folder, **engine_kwargs)
+        try:
+            with self.engine.connect():
+                pass
+        except DBAPIError as exc:
+            raise StoreError(f"cannot open the database {self.engine.url!r}: "
+                             f"{_one_line(exc.orig or exc)}") from None
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.writers = sessionmaker(self.engine.execution_options(**WRITE),
+                                    expire_on_commit=False)
         self._autocheckpoint = SQLITE_AUTOCHECKPOINT
         self._checkpointers = 0
         self._lock = threading.Lock()
@@ -204,9 +270,18 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session in a transaction: committed on success, rolled back on error."""
-        with self.sessions() as session, session.begin():
+        """A session in a write transaction: committed on success, rolled back on error.  On
+        SQLite it begins IMMEDIATE, so two writers wait for each other instead of failing (the
+        public site reads through `sessions`, which begins deferred)."""
+        with self.writers() as session, session.begin():
             yield session
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def open_database(settings: Settings, *, migrate: bool = True) -> Database:
+    """The database `settings` name.  Only the default one (SQLite under the data dir) has its
+    folder created on demand: a named SQLite path whose folder is missing is a typo."""
+    return Database(settings.database_url, migrate=migrate,
+                    create_folder=settings.database_url == default_database_url(settings.data_dir))

@@ -10,7 +10,7 @@ from flask import Flask, current_app
 
 from app.config import Settings
 from app.keys import derive_key
-from app.store.db import Database
+from app.store.db import Database, open_database
 
 # module path, attribute: the blueprints of the site, registered in this order
 BLUEPRINTS: list[tuple[str, str]] = [
@@ -39,7 +39,7 @@ def build_app(settings: Settings | None = None, db: Database | None = None,
     )
     app.config.update(config)
     app.extensions["newsdesk.settings"] = settings
-    app.extensions["newsdesk.db"] = db or Database(settings.database_url)
+    app.extensions["newsdesk.db"] = db or open_database(settings)
     if "NEWSDESK_SOURCE_CATALOG" not in app.config:
         from app.catalog import IngestCatalog
 
