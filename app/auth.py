@@ -91,9 +91,13 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def session_stamp(password_hash: str) -> str:
-    """A value kept in the session that changes when the password changes."""
-    return hashlib.sha256(b"session-stamp:" + password_hash.encode("utf-8")).hexdigest()[:24]
+def session_stamp(password_hash: str, generation: int) -> str:
+    """A value kept in the session cookie and checked against the account on every request.
+    It changes when the password changes, and when the account's session generation goes up
+    (sign-out, disable, new password): the cookies made before then no longer sign anyone in,
+    even replayed, and even after the account is enabled again."""
+    material = f"session-stamp:{generation}:{password_hash}".encode()
+    return hashlib.sha256(material).hexdigest()[:24]
 
 
 def same_secret(a: str, b: str) -> bool:

@@ -229,3 +229,22 @@ def test_unknown_api_paths_and_methods_answer_json(editor_app: Flask, db: Databa
     # the rest of the site keeps its own error pages
     page = editor_app.test_client().get("/editor/nothing-here")
     assert page.status_code == 404 and not page.is_json
+
+
+def test_a_deeply_nested_json_body_is_a_400_in_json(editor_app: Flask, db: Database,
+                                                     clock: Clock) -> None:
+    # security issue 15, item 9: 100,000 nested arrays overflowed the JSON parser into a 500
+    client = api(editor_app, db, clock)
+    version = client.get(f"/records/{QUEUED}").json["version"]
+    deep = "[" * 100_000 + "]" * 100_000
+    bodies = {"/records/publish": '{"ids": ' + deep + "}",
+              f"/records/{QUEUED}/edit": '{"title": "x", "version": "' + version
+              + '", "topics": ' + deep + "}",
+              "/records/hide": deep}
+    for path, body in bodies.items():
+        response = client.client.post("/editor/api" + path, data=body,
+                                      content_type="application/json", headers=client.headers)
+        assert response.status_code == 400, (path, response.status_code)
+        assert response.json["field"] == "body" and "nested" in response.json["error"]
+    assert client.get(f"/records/{QUEUED}").json["version"] == version
+    assert QUEUED not in public(db)

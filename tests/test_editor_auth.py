@@ -226,3 +226,60 @@ def test_behind_a_trusted_proxy_limits_count_the_real_client_and_cookies_are_sec
     response = colleague.login("alice", PASSWORD)
     assert response.status_code == 302
     assert "Secure" in response.headers["Set-Cookie"]
+
+
+# --------------------------------------------------------------------------- security issue 15, 8
+
+def replay(app: Flask, cookie: str) -> EditorClient:
+    """A browser of someone else that sends a session cookie captured earlier."""
+    other = EditorClient(app.test_client())
+    other.client.set_cookie("session", cookie)
+    return other
+
+
+def captured(c: EditorClient) -> str:
+    cookie = c.client.get_cookie("session")
+    assert cookie is not None
+    return cookie.value
+
+
+def test_the_session_cookie_lasts_12_hours_not_a_month(browser: EditorClient) -> None:
+    from datetime import UTC, datetime, timedelta
+    from email.utils import parsedate_to_datetime
+
+    before = datetime.now(UTC)
+    response = browser.login("alice")
+    after = datetime.now(UTC)
+    found = [h for h in response.headers.getlist("Set-Cookie") if h.startswith("session=")]
+    assert found
+    expires = next(p.split("=", 1)[1] for p in found[0].split("; ")
+                   if p.lower().startswith("expires="))
+    when = parsedate_to_datetime(expires)
+    slack = timedelta(minutes=1)
+    assert before + timedelta(hours=12) - slack <= when <= after + timedelta(hours=12) + slack
+
+
+def test_a_cookie_captured_before_sign_out_is_signed_out_after(
+        alice: EditorClient, editor_app: Flask) -> None:
+    cookie = captured(alice)
+    assert replay(editor_app, cookie).get("/editor/").status_code == 200
+    assert alice.post("/editor/logout").status_code == 302
+    response = replay(editor_app, cookie).get("/editor/")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/editor/login")
+    assert alice.login("alice").status_code == 302          # signing in again works
+    assert alice.get("/editor/").status_code == 200
+    assert replay(editor_app, cookie).get("/editor/").status_code == 302
+
+
+def test_a_cookie_captured_before_disable_stays_dead_after_re_enable(
+        alice: EditorClient, editor_app: Flask, db: Database) -> None:
+    cookie = captured(alice)
+    with db.session() as s:
+        EditorialRepository(s).set_disabled("alice", True, now=NOW)
+    with db.session() as s:
+        EditorialRepository(s).set_disabled("alice", False, now=NOW)
+    assert replay(editor_app, cookie).get("/editor/").status_code == 302
+    assert alice.get("/editor/").status_code == 302
+    assert alice.login("alice").status_code == 302
+    assert alice.get("/editor/").status_code == 200

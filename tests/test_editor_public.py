@@ -6,11 +6,13 @@ gone everywhere, and a re-fetch of the same story does not bring it back.
 
 from __future__ import annotations
 
+import re
+
 from flask.testing import FlaskClient
 
 from app.store.db import Database
 from app.store.repository import RecordRepository
-from tests.editor_fixtures import QUEUED, Clock, EditorClient, get_record
+from tests.editor_fixtures import PUBLISHED, QUEUED, Clock, EditorClient, get_record
 
 TOPIC = "ai-in-healthcare"                 # slug of "AI in Healthcare", a topic of QUEUED
 TITLE = "FDA clears AI tool that flags sepsis risk"
@@ -58,3 +60,23 @@ def test_hide_removes_the_record_everywhere_even_after_a_refetch(
         assert TITLE not in text, path
     item = reader.get(f"/items/{QUEUED}/{record.slug}")
     assert item.status_code in (404, 410)
+
+
+def search_ids(reader: FlaskClient, query: str) -> set[str]:
+    response = reader.get("/search", query_string={"q": query})
+    assert response.status_code == 200
+    return set(re.findall(r'<h2 class="card-title"><a href="/items/([0-9a-f]{16})/',
+                          response.get_data(as_text=True)))
+
+
+def test_hiding_one_record_leaves_search_finding_the_others(alice: EditorClient) -> None:
+    # security issue 15, item 3: the "not hidden" half of the public condition once ran in the
+    # search query uncorrelated, so one hidden record made every search come back empty
+    reader = site(alice)
+    before = search_ids(reader, "model")
+    assert PUBLISHED in before and len(before) > 3
+    alice.post("/editor/records/decide", {"one": f"hide:{PUBLISHED}"})
+    after = search_ids(reader, "model")
+    assert after == before - {PUBLISHED}
+    assert PUBLISHED not in search_ids(reader, "pancreatic")
+    assert search_ids(reader, "Alzheimer")

@@ -217,3 +217,58 @@ def test_decisions_reach_the_exported_record_files(alice: EditorClient, db: Data
     text = (tmp_path / "out/2024/2024-04-03-fda-clears-ai-tool-that-flags-sepsis-risk-in-"
                        "emergency-departments.md").read_text(encoding="utf-8")
     assert "\npublished: true\n" in text
+
+
+HOSTILE_URLS = [
+    "javascript:alert(1)", "JavaScript:alert(1)", " javascript:alert(1)",
+    "java\tscript:alert(1)", "\x01javascript:alert(1)", "data:text/html,<script>1</script>",
+    "vbscript:msgbox(1)", "//evil.example/x", "/\\evil.example/x", "\\\\evil.example/x",
+    "/\t/evil.example/x", "\\/evil.example/x",
+]
+
+
+def test_hostile_record_urls_never_reach_an_href_on_the_editor_pages(
+        alice: EditorClient, db: Database, tmp_path: Path, clock: Clock) -> None:
+    # security issue 15, item 9: an imported record's webUrl went into href as it was
+    import html as htmllib
+
+    from app.record import parse_record, record_id
+    from app.store.content import import_paths
+    from tests.editor_fixtures import DATA
+
+    source = (DATA / "records" / "01-canonical-full.md").read_text(encoding="utf-8")
+    folder = tmp_path / "hostile"
+    folder.mkdir()
+    canonical = "https://www.statnews.com/2024/04/03/sepsis-ai-fda-clearance-emergency-department/"
+    for i, url in enumerate(HOSTILE_URLS):
+        quoted = url.replace("\\", "\\\\").replace("\t", "\\t").replace("\x01", "\\x01") \
+            .replace('"', '\\"')
+        text = source.replace(f'webUrl: "{canonical}"', f'webUrl: "{quoted}"').replace(
+            "FDA clears AI tool", f"Hostile {i} tool")
+        (folder / f"hostile-{i}.md").write_text(text, encoding="utf-8")
+        assert parse_record(text.encode()).web_url == url
+    report = import_paths(db, [folder], now=clock.now)
+    assert report.failed == 0, report.errors
+    queue = alice.get("/editor/", query_string={"q": "Hostile"}).get_data(as_text=True)
+    pages = [queue] + [alice.get(f"/editor/records/{record_id(url)}").get_data(as_text=True)
+                       for url in HOSTILE_URLS]
+    assert all("Hostile" in page for page in pages)
+    for page in pages:
+        for attr in re.findall(r'(?:href|src)="([^"]*)"', page):
+            target = htmllib.unescape(attr)
+            squeezed = re.sub(r"[\x00-\x20]", "", target).lower()
+            assert not squeezed.startswith(("javascript:", "data:", "vbscript:")), target
+            assert not re.match(r"^[/\\]{2}", squeezed), target
+    assert 'href="#" rel="noopener noreferrer" target="_blank">original' in queue
+
+
+def test_safe_url_keeps_web_links_and_site_paths_only() -> None:
+    from app.web.markup import safe_url
+
+    for url in [*HOSTILE_URLS, "", None, "mailto:a@b.example", "relative/path", "\x7f/x",
+                               "https://ok.example/\nx", " \t", "/x\x00y"]:
+        assert safe_url(url) == "#", url
+    for url in ("https://ok.example/a?b=c#d", "HTTP://ok.example/", "/items/abc/slug",
+                "/", "/search?q=a%20b"):
+        assert safe_url(url) == url
+    assert safe_url("  https://ok.example/\n") == "https://ok.example/"

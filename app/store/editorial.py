@@ -185,12 +185,25 @@ class EditorialRepository:
 
     def session_user(self, uid: int, stamp: str) -> Editor | None:
         """The account of a session, if the session's stamp still matches the account (a new
-        password gives a new stamp, which ends the sessions made with the old one)."""
+        password or a new session generation gives a new stamp, which ends the sessions made
+        with the old one)."""
         row = self.session.get(EditorUserRow, uid)
-        if row is None or row.disabled or not same_secret(session_stamp(row.password_hash),
-                                                          stamp):
+        if row is None or row.disabled or not same_secret(
+                session_stamp(row.password_hash, row.session_generation), stamp):
             return None
         return _editor(row)
+
+    def new_session_stamp(self, uid: int) -> str:
+        """The stamp to put in a session cookie that signs `uid` in now."""
+        row = self.session.get(EditorUserRow, uid)
+        if row is None:
+            raise AuthError(f"no user with id {uid}")
+        return session_stamp(row.password_hash, row.session_generation)
+
+    def end_sessions(self, uid: int) -> None:
+        """Sign the account out everywhere: every session cookie made so far stops working."""
+        self.session.execute(update(EditorUserRow).where(EditorUserRow.id == uid).values(
+            session_generation=EditorUserRow.session_generation + 1))
 
     def users(self) -> list[tuple[Editor, datetime, datetime | None]]:
         rows = self.session.execute(select(EditorUserRow).order_by(EditorUserRow.name)).scalars()
@@ -207,6 +220,7 @@ class EditorialRepository:
             raise AuthError(f"no user named {name!r}")
         row.disabled = disabled
         if disabled:
+            row.session_generation += 1
             self.session.execute(update(ApiTokenRow).where(
                 ApiTokenRow.user_id == row.id, ApiTokenRow.revoked_at.is_(None))
                 .values(revoked_at=to_db_time(now)))
@@ -217,6 +231,7 @@ class EditorialRepository:
         if row is None:
             raise AuthError(f"no user named {name!r}")
         row.password_hash = password_hash
+        row.session_generation += 1
 
     def logged_in(self, uid: int, now: datetime) -> None:
         self.session.execute(update(EditorUserRow).where(EditorUserRow.id == uid)

@@ -213,6 +213,9 @@ class EditorUserRow(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # part of the session stamp: increased at sign-out, disable and a new password, which ends
+    # every session cookie made before (migration 0008)
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ApiTokenRow(Base):

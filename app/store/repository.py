@@ -23,7 +23,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
-    exists,
     func,
     insert,
     select,
@@ -600,10 +599,16 @@ def public_condition() -> ColumnElement[bool]:
     """The condition a `records` row must meet to be shown to readers or put in a feed:
     published (by an editor or an auto-publish rule) and not hidden by an editor.  Hiding also
     sets `published` false; the second half keeps a hidden record out even if something wrote
-    the flag behind the editors' back."""
-    return and_(RecordRow.published.is_(True),
-                ~exists().where(RecordReviewRow.record_id == RecordRow.id,
-                                RecordReviewRow.state == "hidden"))
+    the flag behind the editors' back.
+
+    The hidden half is an uncorrelated `NOT IN` rather than a correlated `NOT EXISTS`: it means
+    the same wherever it lands, including SQL that search compiles on its own and pastes into
+    text (a standalone `NOT EXISTS` lists `records` in its own FROM and, untied to the outer
+    row, hid every record once any one was hidden: security issue 15).  `record_id` is the
+    reviews' primary key, never NULL, so `NOT IN` has no NULL trap; the hidden ids are few,
+    and both databases build the set once per query."""
+    hidden = select(RecordReviewRow.record_id).where(RecordReviewRow.state == "hidden")
+    return and_(RecordRow.published.is_(True), RecordRow.id.not_in(hidden))
 
 # --------------------------------------------------------------------------- enrichment (issue 5)
 

@@ -94,7 +94,10 @@ def _editor() -> Editor:
 
 
 def _json() -> dict[str, Any]:
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:      # e.g. 100,000 nested arrays: the parser gives up, not `silent`
+        raise EditError("the JSON body is nested too deeply", field="body") from None
     if not isinstance(data, dict):
         raise EditError("send a JSON object (Content-Type: application/json)", field="body")
     return data

@@ -22,7 +22,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from app.auth import new_token, safe_next, session_stamp, token_hash, verify_password
+from app.auth import new_token, safe_next, token_hash, verify_password
 from app.editors import (
     EditError,
     changes_from,
@@ -84,15 +84,25 @@ def login() -> Any:
         repo.clear_login_failures(username, older_than=rules.since(when))
         repo.logged_in(editor.id, when)
         repo.audit(editor.name, "login", "account", editor.name, now=when, address=address)
+        stamp = repo.new_session_stamp(editor.id)
     session.clear()                          # a fresh session: no fixation
     session["uid"] = editor.id
-    session["stamp"] = session_stamp(stored or "")
+    session["stamp"] = stamp
     session.permanent = True
     return redirect(target)
 
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
+    """Ends the session on the server too: the account's session generation goes up, so this
+    cookie (and any copy of it, or of the account's other sessions) no longer signs anyone in."""
+    editor = g.get("editor")
+    if editor is not None:
+        with get_db().session() as s:
+            repo = EditorialRepository(s)
+            repo.end_sessions(editor.id)
+            repo.audit(editor.name, "logout", "account", editor.name, now=now(),
+                       address=client_address())
     session.clear()
     flash("You are signed out.", "info")
     return redirect(url_for("editor.login"))

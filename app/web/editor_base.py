@@ -37,6 +37,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 EDITOR_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; "
               "img-src 'self' https: data:; form-action 'self'; frame-ancestors 'none'; "
               "base-uri 'none'; connect-src 'self'")
+SESSION_LIFETIME = timedelta(hours=12)   # an editor's cookie, renewed on each request
 SECURITY_HEADERS = {
     "Content-Security-Policy": EDITOR_CSP,
     "X-Frame-Options": "DENY",
@@ -59,7 +60,11 @@ class HttpsAwareSessionInterface(SecureCookieSessionInterface):
 def configure_app(app: Flask) -> None:
     """Settings the editor side needs on the whole app (called once, at registration)."""
     app.session_interface = HttpsAwareSessionInterface()
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=12))
+    # Flask's own default (31 days) is always in app.config, so setdefault would never apply:
+    # replace that default, keep a lifetime the app was given on purpose
+    if app.config["PERMANENT_SESSION_LIFETIME"] == Flask.default_config[
+            "PERMANENT_SESSION_LIFETIME"]:
+        app.config["PERMANENT_SESSION_LIFETIME"] = SESSION_LIFETIME
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", 12 * 3600)
     app.config.setdefault("NEWSDESK_LOGIN_THROTTLE", LoginThrottle())
     app.jinja_env.globals.setdefault("csrf_token", generate_csrf)

@@ -55,14 +55,24 @@ def render_markdown(text: str) -> Markup:
 
 
 def safe_url(url: str | None) -> str:
-    """A link target from untrusted record data: http(s) and site-relative URLs pass, anything
-    else (javascript:, data:, vbscript: ...) becomes '#'."""
+    """A link or image target from untrusted record data: http(s) URLs and paths on this site
+    pass, anything else becomes '#'.
+
+    Read the way a browser reads a URL: it trims spaces and control characters at both ends
+    and drops tabs and newlines inside, so " javascript:" and "java<TAB>script:" are still
+    scripts; it reads a backslash as a slash, so "/\\host" and "\\\\host" are, like
+    "//host", links to another site.  So: control characters anywhere (after trimming)
+    refuse the URL, and a path must start with one slash followed by neither slash nor
+    backslash."""
     if not url:
         return "#"
-    text = url.strip()
-    scheme = text.split(":", 1)[0].lower() if ":" in text.split("/", 1)[0] else ""
-    if scheme in ("http", "https") or (not scheme and text.startswith("/")
-                                       and not text.startswith("//")):
+    text = url.strip("".join(map(chr, range(33))))      # C0 controls and space, as browsers
+    if not text or any(ord(c) < 32 or ord(c) == 127 for c in text):
+        return "#"
+    if text.startswith("/"):
+        return text if text[1:2] not in ("/", "\\") else "#"
+    scheme, colon, _ = text.partition(":")
+    if colon and scheme.lower() in ("http", "https"):
         return text
     return "#"
 

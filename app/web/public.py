@@ -7,10 +7,11 @@ pass `public_condition()` are ever shown.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import (
@@ -37,7 +38,9 @@ bp = Blueprint("public", __name__)
 
 PAGE_SIZE = 20
 HOT_GROUPS = 5
+log = logging.getLogger(__name__)
 RELATED_SHOWN = 3
+INTEGRITY_CHECK_INTERVAL = timedelta(minutes=1)    # /healthz's full SQLite check, when it passes
 MAX_SEARCH_PAGE = 50
 RECORD_ID = re.compile(r"^[0-9a-f]{16}$")
 
@@ -311,14 +314,34 @@ def favicon() -> Response:
 
 @bp.get("/healthz")
 def healthz() -> Response:
-    """For monitoring: 200 when the database answers, 503 when it does not."""
+    """For monitoring: 200 when the database answers and the tables the pages read can be
+    read, 503 with a reason when not.  On SQLite a full `PRAGMA quick_check` runs too, at most
+    once per INTEGRITY_CHECK_INTERVAL per process while it passes (it reads the whole file),
+    and on every probe once it has failed."""
+    state: dict[str, datetime] = current_app.extensions.setdefault("newsdesk.health", {})
+    when = get_settings().clock()
+    last = state.get("quick_check_passed")
+    due = last is None or abs(when - last) >= INTEGRITY_CHECK_INTERVAL
     try:
         with reader() as repo:
             version = repo.site_version()
+            problem = repo.integrity_problem(quick_check=due)
     except Exception as exc:  # noqa: BLE001 - any failure of the database is "unhealthy"
-        response = jsonify(status="error", database=exc.__class__.__name__)
-        response.status_code = 503
-    else:
-        response = jsonify(status="ok", database="ok", version=version)
+        log.error("healthz: the database cannot be read: %s", exc)
+        return _health(503, status="error", database=exc.__class__.__name__,
+                       reason="the database cannot be read")
+    if problem is not None:
+        state.pop("quick_check_passed", None)
+        log.error("healthz: %s", problem)
+        return _health(503, status="error", database="corrupt",
+                       reason="the database failed its integrity check")
+    if due:
+        state["quick_check_passed"] = when
+    return _health(200, status="ok", database="ok", version=version)
+
+
+def _health(code: int, **body: Any) -> Response:
+    response = jsonify(body)
+    response.status_code = code
     response.headers["Cache-Control"] = "no-store"
     return response

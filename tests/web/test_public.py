@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from contextlib import closing
+from pathlib import Path
 
 from app.record import record_id, slugify
 from tests.web.conftest import Site, by_newest, links_of, text_of
@@ -192,6 +194,51 @@ def test_healthz(site: Site) -> None:
     assert response.status_code == 200
     assert response.get_json()["status"] == "ok"
     assert response.headers["Cache-Control"] == "no-store"
+    assert site.client.get("/healthz").status_code == 200      # the integrity check, cached
+
+
+def _corrupt_copy(source: Path, target: Path) -> None:
+    """A copy of a SQLite database file with some of its pages, in the middle of the
+    records' table, overwritten with garbage."""
+    import shutil
+    import sqlite3
+
+    shutil.copy(source, target)
+    with closing(sqlite3.connect(source)) as connection:
+        size = connection.execute("PRAGMA page_size").fetchone()[0]
+        pages = [n for (n,) in connection.execute(
+            "SELECT pageno FROM dbstat WHERE name = 'records' AND pagetype = 'leaf' "
+            "ORDER BY pageno")]
+    assert len(pages) > 6
+    middle = len(pages) // 2
+    with target.open("r+b") as f:
+        for number in pages[middle - 2:middle + 2]:
+            f.seek((number - 1) * size)
+            f.write(bytes((i * 37 + 11) % 256 for i in range(size)))
+
+
+def test_healthz_answers_503_on_a_corrupted_database(tmp_path: Path) -> None:
+    # security issue 15, item 9: the probe read one counter and said 200 over broken pages
+    from app import create_app
+    from app.store.content import import_paths
+    from app.store.db import Database
+    from tests.conftest import NOW
+    from tests.web.conftest import RECORDS, make_settings
+
+    good = Database(f"sqlite:///{tmp_path / 'good.db'}")
+    assert import_paths(good, [RECORDS], now=NOW).failed == 0
+    good.dispose()                          # the last connection merges the log into the file
+    _corrupt_copy(tmp_path / "good.db", tmp_path / "bad.db")
+    bad = Database(f"sqlite:///{tmp_path / 'bad.db'}", migrate=False)
+    try:
+        app = create_app(make_settings(tmp_path), bad, TESTING=True)
+        response = app.test_client().get("/healthz")
+        assert response.status_code == 503
+        body = response.get_json()
+        assert body["status"] == "error" and "integrity" in body["reason"]
+        assert response.headers["Cache-Control"] == "no-store"
+    finally:
+        bad.dispose()
 
 
 def test_server_errors_get_the_site_error_page_without_details(site: Site) -> None:
