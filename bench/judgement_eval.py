@@ -169,11 +169,12 @@ class Semantic:
         from app.pipeline.topicmodel import decide
 
         vectors = self.vectors(records)
+        known = self.model.known()
         out = {}
         for r in records:
             ruled = self.classifier.classify(title=r.title, excerpt=r.excerpt)
             specific = decide(ruled, self.model.scores(vectors[r.web_url]),
-                              self.model.thresholds)
+                              self.model.thresholds, known=known)
             out[r.web_url] = set(self.classifier.with_parents(specific))
         self._topics = out
         return out

@@ -8,9 +8,10 @@ record's score for a topic is a vote of its `NEIGHBOURS` nearest examples, each 
 cosine cubed (close examples count most), so a topic with three examples can win where they are
 the closest.
 
-The decision (`decide`): where a rule matches, the rules decide; where none does, the model gives
-the single best specific topic when its score reaches the topic's threshold (the family of real
-records gives one specific topic to three records in four).  Parents are the classifier's work.
+The decision (`decide`): where rules match, the rules decide and the model only arbitrates
+between the topics they matched; where none does, the model gives the single best specific topic
+when its score reaches the topic's threshold (the family of real records gives one specific
+topic to three records in four).  Parents are the classifier's work.
 
 Pure: numpy only; thresholds were chosen on the development set's tuning part.
 """
@@ -26,7 +27,9 @@ import numpy.typing as npt
 __all__ = ["DEFAULT_THRESHOLD", "TopicModel", "decide"]
 
 NEIGHBOURS = 10
-DEFAULT_THRESHOLD = 0.4
+DEFAULT_THRESHOLD = 0.6     # the model's score that gives a topic no rule gave
+KEEP_SECOND = 0.5           # a second rule-matched topic is kept from this score
+MIN_EXAMPLES = 3            # topics with fewer examples are not the model's to judge
 MIN_COSINE = 0.2            # examples farther than this from a record do not vote
 
 FloatArray = npt.NDArray[np.float32]
@@ -90,16 +93,37 @@ class TopicModel:
     def threshold(self, topic: str) -> float:
         return self.thresholds.get(topic, DEFAULT_THRESHOLD)
 
+    def known(self) -> frozenset[str]:
+        """Topics with at least `MIN_EXAMPLES` examples."""
+        counts = [0] * len(self.topics)
+        for labels in self._labels:
+            for i in labels:
+                counts[i] += 1
+        return frozenset(t for t, n in zip(self.topics, counts, strict=True)
+                         if n >= MIN_EXAMPLES)
+
 
 def decide(rule_topics: Sequence[str], scores: Mapping[str, float],
            thresholds: Mapping[str, float] | None = None, *,
+           known: Iterable[str] | None = None,
            generic: Iterable[str] = ("AI",)) -> tuple[str, ...]:
-    """The specific topics of a record: the rules' where one matched, otherwise the model's best
-    topic when its score reaches that topic's threshold (generic topics like "AI" are not
-    candidates: their parents' rules and the children's parents give them)."""
+    """The specific topics of a record.
+
+    Where rules matched, the rules decide, and the model only arbitrates between them: of the
+    matched topics it knows (`known`: topics with enough examples), it keeps the one it scores
+    highest and the others scoring `KEEP_SECOND` or more (a record that mentions Azure and
+    machine learning is a Microsoft story, not a machine-learning one); matched topics it does
+    not know are all kept.  Where no rule matched, the model gives its best topic when the score
+    reaches that topic's threshold.  Generic topics ("AI") are never candidates: parents come
+    from the classifier."""
     general = set(generic)
-    if any(t not in general for t in rule_topics):
-        return tuple(rule_topics)
+    specific = [t for t in rule_topics if t not in general]
+    if specific:
+        knows = set(scores) if known is None else set(known)
+        ranked = sorted((t for t in specific if t in knows), key=lambda t: -scores.get(t, 0.0))
+        kept = set(ranked[:1]) | {t for t in ranked[1:] if scores.get(t, 0.0) >= KEEP_SECOND}
+        kept |= {t for t in specific if t not in knows}
+        return tuple(t for t in rule_topics if t in general or t in kept)
     candidates = [(s, t) for t, s in scores.items() if t not in general]
     if not candidates:
         return tuple(rule_topics)
