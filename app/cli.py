@@ -242,9 +242,9 @@ def enrich_cmd(ctx: Context, redo: bool, batch: int) -> None:
 @pass_ctx
 def heat_cmd(ctx: Context) -> None:
     """Recompute the heat of every recent story (the scheduler does this regularly)."""
-    from app.pipeline.stories import refresh_heat
+    from app.runs.judge import judge_heat
 
-    click.echo(refresh_heat(ctx.db(), ctx.settings, ctx.settings.clock()).summary())
+    click.echo(judge_heat(ctx.db(), ctx.settings, ctx.settings.clock()).heat_summary())
 
 
 @main.command("judge")

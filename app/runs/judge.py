@@ -105,6 +105,12 @@ class JudgeReport:
                 f"{self.written} records written")
         return f"{text}; {LEXICAL}" if self.lexical else text
 
+    def heat_summary(self) -> str:
+        """The heat job's line (`judge_heat`)."""
+        text = (f"{self.heated} records in {self.stories} stories scored, {self.written} "
+                f"changed, {self.cooled} older records cooled to 0")
+        return f"{text}; {LEXICAL}" if self.lexical else text
+
 
 def _embedder() -> Embedder | None:
     """The model, loaded once per process (None, after one warning, when it cannot load)."""
@@ -134,13 +140,16 @@ def judge(db: Database, settings: Settings, now: datetime, *, ids: Sequence[str]
     from app.keystore import load_keyring
 
     report = JudgeReport()
+    if ids is None:
+        with db.session() as session:
+            ids = JudgingRepository(session).ids_to_judge(since)
+    if not ids:
+        return report
     config = _config(db, settings, config)
     embedder = embedder if embedder is not None else _embedder()
     report.lexical = embedder is None
     with db.session() as session:
         judging = JudgingRepository(session)
-        if ids is None:
-            ids = judging.ids_to_judge(since)
         priors = learned_priors(judging.quality_samples(QUALITY_SAMPLE),
                                 {p.domain: p.quality for p in config.providers})
         examples = ({rid: (from_bytes(v), topics) for rid, v, topics in
@@ -354,15 +363,17 @@ def judge_heat(db: Database, settings: Settings, now: datetime, *,
     from app.keystore import load_keyring
 
     report = JudgeReport()
-    embedder = embedder if embedder is not None else _embedder()
-    report.lexical = embedder is None
-    run = _Run(db, now, FeedConfig(), embedder, load_keyring(db, settings, now=now), {}, {},
-               False, report)
     with db.session() as session:
         records, narrow = RecordRepository(session), EnrichmentRepository(session)
         window = {r.id: r for r in records.get_many(narrow.ids_published_between(
             now - HEAT_SCOPE, now + timedelta(hours=1)))}
         old = records.get_many(narrow.ids_with_heat_before(now - HEAT_SCOPE))
+    if not window and not old:
+        return report
+    embedder = embedder if embedder is not None else _embedder()
+    report.lexical = embedder is None
+    run = _Run(db, now, FeedConfig(), embedder, load_keyring(db, settings, now=now), {}, {},
+               False, report)
     before = {**window, **{r.id: r for r in old}}
     vectors = run.vectors(window) if embedder is not None else {}
     _, groups = _relations(window, vectors)
