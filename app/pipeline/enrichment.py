@@ -6,7 +6,7 @@
 For each record (the given ids, or every record not yet enriched or due for a retry) it reads
 the article page once, applies what the page says (page.py), caches the lead image and the
 provider's logo (images.py), scores `quality`, keeps the main text and the enrichment time in
-`secured`, and saves the record.  Then the new records get their `related` lists and every
+`secured`, and saves the record.  Then the new
 records are judged (app/runs/judge.py: topics, quality, publishing, `related`, `heat`).
 
 A page that fails to load leaves the record as it was; its state (`enrichment_state`) says when
