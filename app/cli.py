@@ -6,6 +6,7 @@ import logging
 import math
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -241,9 +242,28 @@ def enrich_cmd(ctx: Context, redo: bool, batch: int) -> None:
 @pass_ctx
 def heat_cmd(ctx: Context) -> None:
     """Recompute the heat of every recent story (the scheduler does this regularly)."""
-    from app.pipeline.stories import refresh_heat
+    from app.runs.judge import judge_heat
 
-    click.echo(refresh_heat(ctx.db(), ctx.settings, ctx.settings.clock()).summary())
+    click.echo(judge_heat(ctx.db(), ctx.settings, ctx.settings.clock()).heat_summary())
+
+
+@main.command("judge")
+@click.option("--all", "every", is_flag=True, help="Judge every record.")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Judge the records published on or after this day (UTC).")
+@click.option("--redo", is_flag=True,
+              help="Score quality and topics again where they are set (editors' topics stand).")
+@pass_ctx
+def judge_cmd(ctx: Context, every: bool, since: datetime | None, redo: bool) -> None:
+    """Embed, classify, score, publish, relate and heat records (default: the last 7 days)."""
+    from app.runs.judge import HEAT_SCOPE, judge
+
+    now = ctx.settings.clock()
+    if every and since is not None:
+        fail("give --all or --since, not both", 2)
+    start = (None if every else since.replace(tzinfo=UTC) if since is not None
+             else now - HEAT_SCOPE)
+    click.echo(judge(ctx.db(), ctx.settings, now, since=start, redo=redo).summary())
 
 
 @main.group("keys")

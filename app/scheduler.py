@@ -73,15 +73,15 @@ class Worker:
         arrives."""
         if self.stopping.is_set():
             return
-        from app.pipeline.stories import refresh_heat
+        from app.runs.judge import judge_heat
 
         try:
-            report = refresh_heat(self.db, self.settings, self.settings.clock())
+            report = judge_heat(self.db, self.settings, self.settings.clock())
         except Exception:
             log.exception("the heat pass failed")
             return
-        log.log(logging.INFO if report.changed or report.cooled else logging.DEBUG,
-                "heat: %s", report.summary())
+        log.log(logging.INFO if report.written or report.cooled else logging.DEBUG,
+                "heat: %s", report.heat_summary())
 
     def one_pass(self) -> None:
         if self.stopping.is_set():

@@ -6,8 +6,8 @@
 For each record (the given ids, or every record not yet enriched or due for a retry) it reads
 the article page once, applies what the page says (page.py), caches the lead image and the
 provider's logo (images.py), scores `quality`, keeps the main text and the enrichment time in
-`secured`, and saves the record.  Then the new records get their `related` lists and every
-recent story its `heat` (stories.py).
+`secured`, and saves the record.  Then the new
+records are judged (app/runs/judge.py: topics, quality, publishing, `related`, `heat`).
 
 A page that fails to load leaves the record as it was; its state (`enrichment_state`) says when
 to try again: after 15 min, 30 min, 1 h, ... up to a day, and never again after `MAX_ATTEMPTS`
@@ -38,7 +38,6 @@ from app.pipeline.images import (
 )
 from app.pipeline.page import PageInfo, enrich_record, read_page
 from app.pipeline.score import DEFAULT_PRIOR, NOT_SCORED, score_quality
-from app.pipeline.stories import recompute_heat, relate_records
 from app.record import Image, Record, format_datetime
 from app.secured import Keyring, write_private
 from app.store.db import Database
@@ -266,8 +265,9 @@ def enrich_new_records(db: Database, settings: Settings, now: datetime,
         if own:
             fetcher.close()
     if stories and saved:
-        report.related_changed = relate_records(db, saved, now)
-        recompute_heat(db, now, keyring)
+        from app.runs.judge import judge
+
+        report.related_changed = judge(db, settings, now, ids=saved).related
     return report
 
 

@@ -238,8 +238,10 @@ class StoryIndex:
 
 
 def related_entries(record: Record, matches: Sequence[Match],
-                    records: Mapping[str, Record]) -> tuple[Related, ...]:
-    """The `related` list of a record in the format's shape, from its matches."""
+                    records: Mapping[str, Record], *,
+                    limit: int = MAX_RELATED) -> tuple[Related, ...]:
+    """The `related` list of a record in the format's shape, from its matches (up to
+    `limit`: the judge run's lists of meaning run to 21)."""
     out = []
     for match in matches:
         other = records.get(match.record_id)
@@ -250,7 +252,7 @@ def related_entries(record: Record, matches: Sequence[Match],
             web_url=other.web_url, amp_web_url=other.amp_web_url,
             cdn_amp_web_url=other.cdn_amp_web_url, type=other.type, provider=other.provider,
             quality=other.quality, images=other.images))
-    return tuple(out[:MAX_RELATED])
+    return tuple(out[:limit])
 
 
 def relate(record: Record, index: StoryIndex, records: Mapping[str, Record]) -> tuple[Related, ...]:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -474,3 +475,21 @@ class TitleKeyRow(Base):
 
 
 __all__ += ["FeedSourceRow", "SourceEntryRow", "TitleKeyRow"]
+
+# --------------------------------------------------------------------------- judgement (issue 14)
+# A record's sentence vector, kept so that a record is embedded once (app/runs/judge.py).
+
+
+class RecordVectorRow(Base):
+    """The sentence vector of a record's title and excerpt (app/pipeline/embed.py `to_bytes`:
+    int8 with one scale) and the model that made it; a vector of another model is stale."""
+
+    __tablename__ = "record_vectors"
+
+    record_id: Mapped[str] = mapped_column(
+        ForeignKey("records.id", ondelete="CASCADE"), primary_key=True)
+    model: Mapped[str] = mapped_column(String(64))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+__all__ += ["RecordVectorRow"]

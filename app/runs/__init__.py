@@ -1,0 +1,1 @@
+"""Runs: stages applied to the store (judge; later ingest, enrich and the scheduler)."""
