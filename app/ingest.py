@@ -67,6 +67,7 @@ class PassSummary:
     updated: int = 0
     busy: int = 0                 # held by another worker
     not_due: int = 0              # enabled sources left for a later pass
+    skipped: int = 0              # entries that could not become records (see warnings)
     next_due: datetime | None = None   # when the first of them is due
     failures: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -74,6 +75,8 @@ class PassSummary:
     def line(self) -> str:
         text = (f"sources: {self.fetched} fetched, {self.not_modified} not modified, "
                 f"{self.failed} failed; records: {self.new} new, {self.updated} updated")
+        if self.skipped:
+            text += f", {self.skipped} entries skipped"
         if self.busy:
             text += f" ({self.busy} sources skipped: another worker holds them)"
         if self.not_due:
@@ -95,6 +98,7 @@ class SourceOutcome:
     items: tuple[Normalized, ...] = ()
     parse_error: str | None = None
     warnings: tuple[str, ...] = ()
+    skipped: int = 0
 
 
 # --------------------------------------------------------------------------- the worker side
@@ -116,7 +120,8 @@ def process_source(client: httpx.Client, source: FeedSource, state: SourceState,
     else:
         parsed = parse_body(source, result.body, result.final_url, result.content_type,
                             clock(), config=config, classifier=classifier, keyring=keyring)
-    return SourceOutcome(source, state, result, parsed.items, parsed.error, parsed.warnings)
+    return SourceOutcome(source, state, result, parsed.items, parsed.error, parsed.warnings,
+                         parsed.skipped)
 
 
 # --------------------------------------------------------------------------- leases
@@ -381,6 +386,7 @@ class Ingestor:
             summary.fetched += 1
         summary.new += counts.new
         summary.updated += counts.updated
+        summary.skipped += outcome.skipped
         self._unindexed += counts.new
         if result.moved_to:
             log.info("%s moved permanently to %s", name, result.moved_to)

@@ -23,6 +23,7 @@ class Parsed:
     items: tuple[Normalized, ...] = ()
     error: str | None = None
     warnings: tuple[str, ...] = ()
+    skipped: int = 0        # entries that could not become records (each has a warning)
 
 
 _process_state: dict[str, object] = {}
@@ -61,7 +62,8 @@ def parse_body(source: FeedSource, body: bytes, url: str, content_type: str, now
                                      classifier=classifier, now=now)
     if keyring is not None:
         items = [seal_sighting(item, source, keyring, fetched_at=now) for item in items]
-    return Parsed(tuple(items), None, tuple(feed.warnings) + tuple(warnings))
+    return Parsed(tuple(items), None, tuple(feed.warnings) + tuple(warnings),
+                  skipped=len(feed.entries) - len(items))
 
 
 def sighting(source: FeedSource, item: Normalized, fetched_at: datetime) -> dict[str, str | None]:

@@ -1,0 +1,95 @@
+"""What a pass takes from a feed's entries, through a real feed server on loopback: an entry
+whose only identity is a GUID that is no web address is skipped (never given an invented URL),
+attachment titles are plain text, and a huge feed is cut to its newest entries."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.sources import FeedSource
+from app.store.db import Database
+from tests.feedserver import FeedServer
+from tests.test_ingest_http import Harness
+
+ITEM = ("<item><title>{title}</title>{link}{guid}"
+        "<pubDate>Fri, 21 Nov 2026 10:00:00 GMT</pubDate>"
+        "<description>Machine learning helps clinicians in the hospital.</description></item>")
+
+
+def rss(*items: str) -> bytes:
+    return ("<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel>"
+            "<title>Test feed</title><link>https://news.example/</link>"
+            f"{''.join(items)}</channel></rss>").encode()
+
+
+def item(title: str, *, link: str | None = None, guid: str | None = None,
+         permalink: bool | None = None) -> str:
+    mark = "" if permalink is None else f" isPermaLink='{str(permalink).lower()}'"
+    return ITEM.format(title=title, link=f"<link>{link}</link>" if link else "",
+                       guid=f"<guid{mark}>{guid}</guid>" if guid else "")
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    with FeedServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def h(db: Database, tmp_path: Path) -> Harness:
+    return Harness(db, tmp_path)
+
+
+# --------------------------------------------------------------------------- GUIDs, not links
+
+def test_a_guid_that_is_no_web_address_never_becomes_one(h: Harness, server: FeedServer) -> None:
+    url = server.serve("/feed", rss(
+        item("AI story with a number for a GUID", guid="1"),
+        item("AI story with a word for a GUID", guid="foo"),
+        item("AI story with a GUID that is not a permalink",
+             guid="https://news.example/not-a-permalink", permalink=False),
+        item("AI story whose GUID is its address", guid="https://news.example/by-guid"),
+        item("AI story with a link", link="https://news.example/linked", guid="7")),
+        "application/rss+xml")
+    summary = h.run(url)
+    assert {r.web_url for r in h.records()} == {"https://news.example/by-guid",
+                                                "https://news.example/linked"}
+    assert (summary.new, summary.skipped, summary.failed) == (2, 3, 0)
+    assert "3 entries skipped" in summary.line()
+    skips = [w for w in summary.warnings if "skipped" in w]
+    assert len(skips) == 3
+    for warning, guid in zip(skips, ("'1'", "'foo'", "'https://news.example/not-a-permalink'"),
+                             strict=True):
+        assert warning.startswith("src: ") and url in warning and f"GUID {guid}" in warning
+
+
+def test_atom_and_json_feed_ids_are_links_only_when_they_are_web_addresses(
+        h: Harness, server: FeedServer) -> None:
+    atom = (b"<?xml version='1.0' encoding='utf-8'?><feed xmlns='http://www.w3.org/2005/Atom'>"
+            b"<title>Atom</title><link href='https://news.example/'/><id>urn:x</id>"
+            b"<updated>2026-11-21T10:00:00Z</updated>"
+            b"<entry><title>AI story with id 2</title><id>2</id>"
+            b"<updated>2026-11-21T10:00:00Z</updated></entry>"
+            b"<entry><title>AI story with an address for an id</title>"
+            b"<id>https://news.example/atom-id</id><updated>2026-11-21T10:00:00Z</updated></entry>"
+            b"</feed>")
+    jsonfeed = json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "J",
+                           "home_page_url": "https://news.example/", "items": [
+                               {"id": "3", "title": "AI story with id 3"},
+                               {"id": 4, "title": "AI story with id 4"},
+                               {"id": "https://news.example/json-id",
+                                "title": "AI story with an address for an id"}]}).encode()
+    atom_url = server.serve("/atom", atom, "application/atom+xml")
+    json_url = server.serve("/json", jsonfeed, "application/feed+json")
+    summary = h.ingestor(FeedSource("atom", atom_url), FeedSource("json", json_url)).run(every=True)
+    assert {r.web_url for r in h.records()} == {"https://news.example/atom-id",
+                                                "https://news.example/json-id"}
+    assert summary.skipped == 3
+    skips = [w for w in summary.warnings if "skipped" in w]
+    assert any(w.startswith("atom: ") and "GUID '2'" in w for w in skips)
+    assert any(w.startswith("json: ") and "GUID '3'" in w for w in skips)
+    assert any(w.startswith("json: ") and "GUID '4'" in w for w in skips)
