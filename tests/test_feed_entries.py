@@ -93,3 +93,23 @@ def test_atom_and_json_feed_ids_are_links_only_when_they_are_web_addresses(
     assert any(w.startswith("atom: ") and "GUID '2'" in w for w in skips)
     assert any(w.startswith("json: ") and "GUID '3'" in w for w in skips)
     assert any(w.startswith("json: ") and "GUID '4'" in w for w in skips)
+
+
+# --------------------------------------------------------------------------- attachment titles
+
+def test_json_feed_attachment_titles_are_plain_text(h: Harness, server: FeedServer) -> None:
+    jsonfeed = json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "J",
+                           "items": [{
+                               "id": "https://news.example/scan", "title": "AI reads scans",
+                               "attachments": [
+                                   {"url": "https://news.example/scan.jpg",
+                                    "mime_type": "image/jpeg",
+                                    "title": "<b>Chest</b>\n X-ray &amp; "
+                                             "<img src=x onerror=alert(1)>scan"},
+                                   {"url": "https://news.example/blank.jpg",
+                                    "mime_type": "image/jpeg", "title": "<br>"}]}]}).encode()
+    h.run(server.serve("/json", jsonfeed, "application/feed+json"))
+    [record] = h.records()
+    assert [(i.url, i.title) for i in record.images] == [
+        ("https://news.example/scan.jpg", "Chest X-ray & scan"),
+        ("https://news.example/blank.jpg", None)]

@@ -3,8 +3,8 @@
 - `originalUrl` is the link as the feed gave it; `webUrl` is canonical: resolved against the feed,
   a news-search redirect link replaced by the publisher's URL, tracking parameters removed, the
   fragment dropped, scheme and host lower-cased.
-- title and excerpt are plain text: tags and entities removed, whitespace folded; a search
-  result's trailing ` - Publisher` moves to the provider.
+- title, excerpt and image titles are plain text: tags and entities removed, whitespace
+  folded; a search result's trailing ` - Publisher` moves to the provider.
 - `publishedDateTime` is UTC; a missing, impossible or future date becomes `now`.
 """
 
@@ -344,7 +344,8 @@ def normalize_entry(entry: ParsedEntry, *, feed: ParsedFeed, source: FeedSource,
     for img in entry.images:
         url = urljoin(base, img.url)
         if urlsplit(url).scheme in ("http", "https"):
-            images.append(Image(url=url, width=img.width, height=img.height, title=img.title))
+            images.append(Image(url=url, width=img.width, height=img.height,
+                                title=clean_text(img.title or "") or None))
     topics = classifier.classify(title=title, excerpt=excerpt, text=text,
                                  defaults=source.topics)
     published = any(rule.matches(source, topics, prior) for rule in config.auto_publish)
