@@ -106,7 +106,7 @@ class SourceOutcome:
 def process_source(client: httpx.Client, source: FeedSource, state: SourceState, *,
                    config: FeedConfig, classifier: Classifier, limits: FetchLimits,
                    clock: Clock, pool: Executor | None = None,
-                   keyring: Keyring | None = None) -> SourceOutcome:
+                   keyring: Keyring | None = None, max_entries: int = 0) -> SourceOutcome:
     """fetch -> parse -> normalize -> classify (and, with `keyring`, seal each record's
     sighting) for one source, with no database.  With `pool`, the CPU-bound stages run in
     another process while this thread waits."""
@@ -116,10 +116,11 @@ def process_source(client: httpx.Client, source: FeedSource, state: SourceState,
         return SourceOutcome(source, state, result)
     if pool is not None:
         parsed = pool.submit(parse_in_process, source, result.body, result.final_url,
-                             result.content_type, clock(), keyring).result()
+                             result.content_type, clock(), keyring, max_entries).result()
     else:
         parsed = parse_body(source, result.body, result.final_url, result.content_type,
-                            clock(), config=config, classifier=classifier, keyring=keyring)
+                            clock(), config=config, classifier=classifier, keyring=keyring,
+                            max_entries=max_entries)
     return SourceOutcome(source, state, result, parsed.items, parsed.error, parsed.warnings,
                          parsed.skipped)
 
@@ -443,7 +444,8 @@ class Ingestor:
                             future = pool.submit(
                                 process_source, client, source, state, config=self.config,
                                 classifier=self.classifier, limits=self.limits,
-                                clock=self.clock, pool=parsers, keyring=keyring)
+                                clock=self.clock, pool=parsers, keyring=keyring,
+                                max_entries=self.settings.fetch_max_entries)
                             jobs[future] = (source, state)
                             pending.add(future)
                     if not pending:

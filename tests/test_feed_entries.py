@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from app.config import Settings
 from app.sources import FeedSource
 from app.store.db import Database
-from tests.feedserver import FeedServer
+from tests.feedserver import FeedServer, farm_feed
 from tests.test_ingest_http import Harness
 
 ITEM = ("<item><title>{title}</title>{link}{guid}"
@@ -113,3 +114,30 @@ def test_json_feed_attachment_titles_are_plain_text(h: Harness, server: FeedServ
     assert [(i.url, i.title) for i in record.images] == [
         ("https://news.example/scan.jpg", "Chest X-ray & scan"),
         ("https://news.example/blank.jpg", None)]
+
+
+# --------------------------------------------------------------------------- huge feeds
+
+def test_a_huge_feed_is_cut_to_its_newest_entries(h: Harness, server: FeedServer) -> None:
+    # dated entries listed oldest first: the newest are the last 50 of the document
+    dated = server.serve("/dated", farm_feed(0, 2000), "application/rss+xml")
+    # undated entries: document order decides (feeds list the newest first)
+    undated = server.serve("/undated", rss(*(
+        item(f"AI story {j}", link=f"https://news.example/u{j}").replace(
+            "<pubDate>Fri, 21 Nov 2026 10:00:00 GMT</pubDate>", "")
+        for j in range(2000))), "application/rss+xml")
+    summary = h.ingestor(FeedSource("dated", dated), FeedSource("undated", undated),
+                         fetch_max_entries=50, fetch_max_bytes=2_000_000).run(every=True)
+    assert (summary.fetched, summary.failed, summary.new) == (2, 0, 100)
+    urls = {r.web_url for r in h.records()}
+    assert {u for u in urls if "farm.example" in u} == {
+        f"https://farm.example/s0/article-{j}" for j in range(1950, 2000)}
+    assert {u for u in urls if "news.example" in u} == {
+        f"https://news.example/u{j}" for j in range(50)}
+    assert "dated: 2000 entries, the newest 50 kept" in summary.warnings
+    assert "undated: 2000 entries, the newest 50 kept" in summary.warnings
+
+
+def test_the_entry_cap_is_a_setting_of_500_by_default() -> None:
+    assert Settings.from_env({}).fetch_max_entries == 500
+    assert Settings.from_env({"NEWSDESK_FETCH_MAX_ENTRIES": "50"}).fetch_max_entries == 50

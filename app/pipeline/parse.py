@@ -12,7 +12,7 @@ import calendar
 import copy
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -106,6 +106,25 @@ def parse_feed(body: bytes, *, url: str, content_type: str = "") -> ParsedFeed:
     if stripped[:1] in (b"{", b"[") or ctype in ("application/feed+json", "application/json"):
         return parse_json_feed(stripped, url=url)
     return _parse_xml(body, url=url, content_type=content_type)
+
+
+def newest_entries(feed: ParsedFeed, limit: int) -> ParsedFeed:
+    """`feed` with at most `limit` entries (0: no limit): the newest by their date (published,
+    else updated), entries without a date after dated ones in document order (feeds list the
+    newest first); the kept entries stay in document order, and a warning says how many the
+    document held."""
+    total = len(feed.entries)
+    if limit <= 0 or total <= limit:
+        return feed
+
+    def rank(i: int) -> tuple[int, float, int]:
+        entry = feed.entries[i]
+        when = entry.published or entry.updated
+        return (0, -when.timestamp(), i) if when is not None else (1, 0.0, i)
+
+    kept = sorted(sorted(range(total), key=rank)[:limit])
+    return replace(feed, entries=tuple(feed.entries[i] for i in kept), warnings=(
+        *feed.warnings, f"{total} entries, the newest {limit} kept"))
 
 
 # --------------------------------------------------------------------------- XML feeds
