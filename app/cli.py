@@ -116,8 +116,9 @@ def fetch_cmd(ctx: Context, every: bool, names: tuple[str, ...]) -> None:
     for failure in summary.failures:
         click.echo(f"failed: {failure}", err=True)
     click.echo(summary.line())
-    if summary.failed and not (summary.fetched or summary.not_modified):
-        sys.exit(1)                  # every source it tried failed
+    if summary.storage_error or (summary.failed and not (summary.fetched
+                                                         or summary.not_modified)):
+        sys.exit(1)          # every source it tried failed, or the database is full
 
 
 def _not_nan(_ctx: click.Context, _param: click.Parameter, value: float) -> float:

@@ -84,6 +84,10 @@ SETTINGS: dict[str, Setting] = {
                               "seconds one fetch of a feed may take in all, redirects included"),
     "fetch_max_bytes": Setting("NEWSDESK_FETCH_MAX_BYTES", "10485760",
                                "largest feed body accepted, counted after gzip decoding"),
+    "fetch_max_entries": Setting("NEWSDESK_FETCH_MAX_ENTRIES", "500",
+                                 "most entries taken from one feed document; of a longer "
+                                 "feed the newest are kept (by date, else document order) "
+                                 "and the pass says so"),
     "fetch_max_failures": Setting("NEWSDESK_FETCH_MAX_FAILURES", "10",
                                   "failures in a row after which a source is disabled"),
     "parse_processes": Setting("NEWSDESK_PARSE_PROCESSES", "0",
@@ -134,6 +138,7 @@ class Settings:
     fetch_timeout: int
     fetch_deadline: int
     fetch_max_bytes: int
+    fetch_max_entries: int
     fetch_max_failures: int
     fetch_interval: int
     parse_processes: int

@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
 
 import httpx
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from app.clock import Clock
@@ -67,6 +67,8 @@ class PassSummary:
     updated: int = 0
     busy: int = 0                 # held by another worker
     not_due: int = 0              # enabled sources left for a later pass
+    skipped: int = 0              # entries that could not become records (see warnings)
+    storage_error: str | None = None   # why the database could not be written (a full disk)
     next_due: datetime | None = None   # when the first of them is due
     failures: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -74,13 +76,29 @@ class PassSummary:
     def line(self) -> str:
         text = (f"sources: {self.fetched} fetched, {self.not_modified} not modified, "
                 f"{self.failed} failed; records: {self.new} new, {self.updated} updated")
+        if self.skipped:
+            text += f", {self.skipped} entries skipped"
         if self.busy:
             text += f" ({self.busy} sources skipped: another worker holds them)"
         if self.not_due:
             text += f"; {self.not_due} not due yet"
             if self.next_due is not None:
                 text += f", the next at {_shown_time(self.next_due)}"
+        if self.storage_error:
+            text += f"; the database could not be written: {self.storage_error}"
         return text
+
+
+def storage_error(exc: BaseException) -> str | None:
+    """A short reason when `exc` says the database cannot be written (a full disk, an OSError
+    under the database), else None (a bug or a conflict: not ours to explain)."""
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
+    if isinstance(cause, OSError):
+        return f"{type(cause).__name__}: {cause}"
+    text = str(cause)
+    if "database or disk is full" in text or getattr(cause, "sqlstate", None) == "53100":
+        return text.strip().splitlines()[0] if text.strip() else "the disk is full"
+    return None
 
 
 def _shown_time(when: datetime) -> str:
@@ -95,6 +113,7 @@ class SourceOutcome:
     items: tuple[Normalized, ...] = ()
     parse_error: str | None = None
     warnings: tuple[str, ...] = ()
+    skipped: int = 0
 
 
 # --------------------------------------------------------------------------- the worker side
@@ -102,7 +121,7 @@ class SourceOutcome:
 def process_source(client: httpx.Client, source: FeedSource, state: SourceState, *,
                    config: FeedConfig, classifier: Classifier, limits: FetchLimits,
                    clock: Clock, pool: Executor | None = None,
-                   keyring: Keyring | None = None) -> SourceOutcome:
+                   keyring: Keyring | None = None, max_entries: int = 0) -> SourceOutcome:
     """fetch -> parse -> normalize -> classify (and, with `keyring`, seal each record's
     sighting) for one source, with no database.  With `pool`, the CPU-bound stages run in
     another process while this thread waits."""
@@ -112,11 +131,13 @@ def process_source(client: httpx.Client, source: FeedSource, state: SourceState,
         return SourceOutcome(source, state, result)
     if pool is not None:
         parsed = pool.submit(parse_in_process, source, result.body, result.final_url,
-                             result.content_type, clock(), keyring).result()
+                             result.content_type, clock(), keyring, max_entries).result()
     else:
         parsed = parse_body(source, result.body, result.final_url, result.content_type,
-                            clock(), config=config, classifier=classifier, keyring=keyring)
-    return SourceOutcome(source, state, result, parsed.items, parsed.error, parsed.warnings)
+                            clock(), config=config, classifier=classifier, keyring=keyring,
+                            max_entries=max_entries)
+    return SourceOutcome(source, state, result, parsed.items, parsed.error, parsed.warnings,
+                         parsed.skipped)
 
 
 # --------------------------------------------------------------------------- leases
@@ -301,20 +322,43 @@ class Ingestor:
         try:
             _retrying(write)
         except Exception as exc:
-            log.exception("could not store %s", source.name)
+            reason = storage_error(exc)
+            if reason is None:
+                log.exception("could not store %s", source.name)
+            else:                    # a full disk: the summary says it, no traceback
+                log.error("could not store %s: %s", source.name, reason)
+                summary.storage_error = reason
             self._ids = ({}, {})         # a cached id may be what failed
             state = self._next_state(outcome, now=now,
-                                     error=f"could not store the entries: {exc}")
-            self._store_states([state])
+                                     error=f"could not store the entries: {reason or exc}")
+            self._save_states([state], summary)
             counts = StoreCounts()
         self._count(outcome, state, counts, summary)
+
+    def _save_states(self, states: list[SourceState], summary: PassSummary) -> bool:
+        """`_store_states`, but a database that cannot be written (a full disk) is noted in
+        the summary rather than raised: False then."""
+        try:
+            self._store_states(states)
+        except Exception as exc:
+            reason = storage_error(exc)
+            if reason is None:
+                raise
+            log.error("could not store the state of %d source(s): %s", len(states), reason)
+            summary.storage_error = reason
+            return False
+        return True
 
     def _index(self) -> None:
         """New records into the search index, in one statement (app.store.search)."""
         try:
             self._write(index_pending)
-        except OperationalError:   # the next pass, or the next search, indexes them
-            log.exception("could not index new records for search")
+        except OperationalError as exc:   # the next pass, or the next search, indexes them
+            reason = storage_error(exc)
+            if reason is None:
+                log.exception("could not index new records for search")
+            else:
+                log.error("could not index new records for search: %s", reason)
         self._unindexed = 0
 
     def _sealer(self, source: FeedSource, now: datetime
@@ -381,13 +425,30 @@ class Ingestor:
             summary.fetched += 1
         summary.new += counts.new
         summary.updated += counts.updated
+        summary.skipped += outcome.skipped
         self._unindexed += counts.new
         if result.moved_to:
             log.info("%s moved permanently to %s", name, result.moved_to)
 
     def run(self, *, names: Iterable[str] | None = None, every: bool = False) -> PassSummary:
-        """One pass; returns what it did."""
+        """One pass; returns what it did.  A database that cannot be written (a full disk)
+        fails the sources it could not store; if it stops the pass itself, the summary says
+        so (`storage_error`) rather than a traceback."""
         summary = PassSummary()
+        try:
+            return self._pass(summary, names=names, every=every)
+        except Exception as exc:
+            reason = storage_error(exc)
+            if reason is None:
+                raise
+            log.error("the pass stopped: the database could not be written: %s", reason)
+            summary.storage_error = reason
+            summary.failures.append(f"the pass stopped: the database could not be written: "
+                                    f"{reason}")
+            return summary
+
+    def _pass(self, summary: PassSummary, *, names: Iterable[str] | None,
+              every: bool) -> PassSummary:
         todo = [source for source, _ in self.select(names=names, every=every)]
         summary.not_due = len(self.waiting)
         summary.next_due = min((s.next_due_at for s in self.waiting if s.next_due_at),
@@ -406,7 +467,10 @@ class Ingestor:
 
         def flush_quiet() -> None:
             if quiet:
-                self._store_states([state for _, state in quiet])
+                if not self._save_states([state for _, state in quiet], summary):
+                    quiet[:] = [(o, self._next_state(o, now=self.clock(), error=(
+                        f"could not store its state: {summary.storage_error}")))
+                        for o, _ in quiet]
                 for outcome, state in quiet:
                     self._count(outcome, state, StoreCounts(), summary)
                 quiet.clear()
@@ -437,7 +501,8 @@ class Ingestor:
                             future = pool.submit(
                                 process_source, client, source, state, config=self.config,
                                 classifier=self.classifier, limits=self.limits,
-                                clock=self.clock, pool=parsers, keyring=keyring)
+                                clock=self.clock, pool=parsers, keyring=keyring,
+                                max_entries=self.settings.fetch_max_entries)
                             jobs[future] = (source, state)
                             pending.add(future)
                     if not pending:

@@ -3,8 +3,8 @@
 - `originalUrl` is the link as the feed gave it; `webUrl` is canonical: resolved against the feed,
   a news-search redirect link replaced by the publisher's URL, tracking parameters removed, the
   fragment dropped, scheme and host lower-cased.
-- title and excerpt are plain text: tags and entities removed, whitespace folded; a search
-  result's trailing ` - Publisher` moves to the provider.
+- title, excerpt and image titles are plain text: tags and entities removed, whitespace
+  folded; a search result's trailing ` - Publisher` moves to the provider.
 - `publishedDateTime` is UTC; a missing, impossible or future date becomes `now`.
 """
 
@@ -321,9 +321,9 @@ def normalize_entry(entry: ParsedEntry, *, feed: ParsedFeed, source: FeedSource,
                     base: str | None = None) -> Normalized:
     """One entry as a Record; ValueError (with the reason) when it cannot become one."""
     base = base or feed_base(feed, feed_url)
-    link = entry.link or (entry.guid if entry.guid and entry.guid.startswith("http") else None)
-    if not link or not link.strip():
-        raise ValueError("the entry has no link")
+    link = entry.link if entry.link and entry.link.strip() else None
+    if link is None:
+        link = _guid_link(entry)
     web_url, scheme, host = _canonical(link, base)
     if scheme not in ("http", "https") or not host:
         raise ValueError(f"the entry's link is not an http(s) URL: {link!r}")
@@ -344,7 +344,8 @@ def normalize_entry(entry: ParsedEntry, *, feed: ParsedFeed, source: FeedSource,
     for img in entry.images:
         url = urljoin(base, img.url)
         if urlsplit(url).scheme in ("http", "https"):
-            images.append(Image(url=url, width=img.width, height=img.height, title=img.title))
+            images.append(Image(url=url, width=img.width, height=img.height,
+                                title=clean_text(img.title or "") or None))
     topics = classifier.classify(title=title, excerpt=excerpt, text=text,
                                  defaults=source.topics)
     published = any(rule.matches(source, topics, prior) for rule in config.auto_publish)
@@ -353,6 +354,33 @@ def normalize_entry(entry: ParsedEntry, *, feed: ParsedFeed, source: FeedSource,
         original_url=link.strip(), web_url=web_url, type=_type(entry, source), quality=prior,
         published=published, provider=provider, topics=topics, images=tuple(images))
     return Normalized.of(record, entry.guid.strip() if entry.guid else None)
+
+
+def _guid_link(entry: ParsedEntry) -> str:
+    """The GUID of an entry with no link, as its link: only a GUID offered as a permalink that
+    is an absolute http(s) URL is one.  `1` or `foo` resolved against the feed would be an
+    address nobody published."""
+    guid = (entry.guid or "").strip()
+    if not guid:
+        raise ValueError("the entry has no link and no GUID")
+    if not entry.guid_is_permalink:
+        raise ValueError(f"the entry has no link, and its GUID {guid!r} is not a permalink")
+    parts = urlsplit(guid)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"the entry has no link, and its GUID {guid!r} is not an absolute "
+                         "http(s) URL")
+    return guid
+
+
+def _described(entry: ParsedEntry, feed_url: str) -> str:
+    """How a warning names a skipped entry besides its place: its GUID, title and feed."""
+    parts = []
+    if entry.guid:
+        parts.append(f"GUID {entry.guid.strip()[:100]!r}")
+    title = clean_text(entry.title)
+    if title:
+        parts.append(f"title {shorten(title, 80)!r}")
+    return ", ".join([*parts, f"in {feed_url}"])
 
 
 def feed_base(feed: ParsedFeed, feed_url: str) -> str:
@@ -381,7 +409,7 @@ def normalize_feed(feed: ParsedFeed, *, source: FeedSource, feed_url: str, confi
             item = normalize_entry(entry, feed=feed, source=source, feed_url=feed_url,
                                    config=config, classifier=classifier, now=now, base=base)
         except ValueError as exc:
-            warnings.append(f"entry {i + 1} skipped: {exc}")
+            warnings.append(f"entry {i + 1} skipped: {exc} ({_described(entry, feed_url)})")
             continue
         if item.guid in shared:
             item = Normalized(item.record, None, item.id, item.title_key)

@@ -12,7 +12,7 @@ import calendar
 import copy
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -54,7 +54,7 @@ class FeedImage:
 @dataclass(frozen=True)
 class ParsedEntry:
     guid: str | None
-    link: str | None
+    link: str | None                 # a link the feed gave, never the GUID copied
     title: str                       # may hold HTML and entities; normalize cleans it
     summary: str = ""
     content: str = ""
@@ -65,6 +65,9 @@ class ParsedEntry:
     source_url: str | None = None
     images: tuple[FeedImage, ...] = ()
     media_types: tuple[str, ...] = ()  # MIME types of enclosures
+    # the feed offers the GUID as the entry's address (RSS isPermaLink not "false", an Atom or
+    # JSON Feed id); normalize takes it as the link only if it is an absolute http(s) URL
+    guid_is_permalink: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,25 @@ def parse_feed(body: bytes, *, url: str, content_type: str = "") -> ParsedFeed:
     if stripped[:1] in (b"{", b"[") or ctype in ("application/feed+json", "application/json"):
         return parse_json_feed(stripped, url=url)
     return _parse_xml(body, url=url, content_type=content_type)
+
+
+def newest_entries(feed: ParsedFeed, limit: int) -> ParsedFeed:
+    """`feed` with at most `limit` entries (0: no limit): the newest by their date (published,
+    else updated), entries without a date after dated ones in document order (feeds list the
+    newest first); the kept entries stay in document order, and a warning says how many the
+    document held."""
+    total = len(feed.entries)
+    if limit <= 0 or total <= limit:
+        return feed
+
+    def rank(i: int) -> tuple[int, float, int]:
+        entry = feed.entries[i]
+        when = entry.published or entry.updated
+        return (0, -when.timestamp(), i) if when is not None else (1, 0.0, i)
+
+    kept = sorted(sorted(range(total), key=rank)[:limit])
+    return replace(feed, entries=tuple(feed.entries[i] for i in kept), warnings=(
+        *feed.warnings, f"{total} entries, the newest {limit} kept"))
 
 
 # --------------------------------------------------------------------------- XML feeds
@@ -187,14 +209,15 @@ def _entry(entry: Any) -> ParsedEntry:
     date_text = None
     if published is None and updated is None:
         date_text = entry.get("published") or entry.get("updated")
+    hrefs = [c["href"] for c in entry.get("links") or ()
+             if c.get("rel") in (None, "alternate") and c.get("href")]
     link = entry.get("link")
-    if not link:
-        for candidate in entry.get("links") or ():
-            if candidate.get("rel") in (None, "alternate") and candidate.get("href"):
-                link = candidate["href"]
-                break
+    if link and link not in hrefs and (entry.get("guidislink") or link == entry.get("id")):
+        link = None         # feedparser's copy of the GUID, not a link the feed gave
+    link = link or (hrefs[0] if hrefs else None)
     return ParsedEntry(
         guid=(entry.get("id") or None), link=link or None,
+        guid_is_permalink=bool(entry.get("guidislink")),
         title=entry.get("title") or "", summary=entry.get("summary") or "", content=content,
         published=published, updated=updated, date_text=date_text,
         source_title=(source.get("title") or None) if isinstance(source, dict) else None,
@@ -262,7 +285,7 @@ def _json_entry(item: dict[str, Any]) -> ParsedEntry:
         content=str(item.get("content_html") or item.get("content_text") or ""),
         published=published, updated=updated,
         date_text=bad or bad2 if published is None and updated is None else None,
-        images=tuple(images), media_types=tuple(types))
+        images=tuple(images), media_types=tuple(types), guid_is_permalink=True)
 
 
 def parse_json_feed(body: bytes, *, url: str) -> ParsedFeed:

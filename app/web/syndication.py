@@ -12,10 +12,17 @@ article, which is what a missing rel means) and the lead image as `media:content
 Every stored string goes through `xml_text()` on its way into XML: records imported from files or
 edited by editors may hold control characters, which XML 1.0 cannot carry (lxml refuses them,
 ElementTree would write an ill-formed document).
+
+Titles, excerpts and topic names are plain text (normalize.clean_text, or an editor's typing), but
+an RSS `<description>` is HTML by convention: readers render it.  So plain text goes into RSS
+descriptions (items and channel) through `rss_html()`, and `<img src=x onerror=...` shows as
+text.  Atom (text constructs without a type are text) and JSON Feed (`summary`, `title` are
+text; `content_html` is escaped here) take the text as it is.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import mimetypes
 import re
@@ -52,6 +59,11 @@ _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]
 def xml_text(text: str) -> str:
     """`text` without the characters XML cannot carry."""
     return _XML_INVALID.sub("", text)
+
+
+def rss_html(text: str) -> str:
+    """Plain text as the HTML an RSS description holds: it renders as that text."""
+    return html.escape(xml_text(text), quote=False)
 
 
 def base_url() -> str:
@@ -111,7 +123,7 @@ def _generator(info: FeedInfo, kind: str) -> FeedGenerator:
     fg.title(info.title)
     fg.link(href=info.self_url, rel="self")
     fg.link(href=info.home, rel="alternate")
-    fg.description(info.description)
+    fg.description(rss_html(info.description) if kind == "rss" else info.description)
     fg.language("en")
     fg.author(name=SITE_TITLE)
     fg.generator("Newsdesk")
@@ -130,7 +142,8 @@ def _entry(fg: FeedGenerator, record: Record, kind: str) -> None:
         fe.id(f"urn:newsdesk:{record.id}")
     fe.title(xml_text(record.title))
     fe.link(href=absolute(_article_link(record)))
-    fe.description(xml_text(record.excerpt or record.title))
+    summary = record.excerpt or record.title
+    fe.description(rss_html(summary) if kind == "rss" else xml_text(summary))
     if record.body.strip():
         fe.content(xml_text(str(render_markdown(record.body))), type="html")
     fe.published(record.published_at)

@@ -145,3 +145,64 @@ def test_control_characters_in_stored_records_never_break_the_feeds(site: Site) 
             assert not any(ch in "".join(texts) for ch in "\x01\x02\x03\x04\x08\x0b\x1f")
     feed = json.loads(site.client.get("/feed.json").data)
     assert any(item["title"] in ("Bad title", "Bad\x01 title\x1f") for item in feed["items"])
+
+
+HOSTILE = "Scan <img src=x onerror=alert(1)//"
+TYPED = "Editors typed <b onmouseover=alert(2)>bold</b> & <script>alert(3)</script>"
+
+
+def _html_nodes(markup: str) -> tuple[list[str], list[str], str]:
+    """(elements, attributes, visible text) of `markup` read as an HTML fragment, the way a
+    reader that renders RSS descriptions as HTML reads it."""
+    import lxml.html
+
+    root = lxml.html.fragment_fromstring(markup, create_parent="div")
+    found = [e for e in root.iter() if e is not root]
+    tags = [str(e.tag) for e in found]
+    attributes = [name for e in root.iter() for name in e.attrib]
+    return tags, attributes, root.text_content()
+
+
+def test_rss_descriptions_carry_plain_text_escaped_as_html(site: Site) -> None:
+    """RSS descriptions are HTML: a stored excerpt, title or topic name holding markup (an
+    unterminated tag left by a feed, or typed by an editor) renders as text, never as an
+    element; Atom and JSON Feed carry it as text, as written."""
+    record, bare = site.public[0], site.public[1]
+    topic = "Risky <img src=x onerror=alert(1)// Topic"
+    site.save(record.replace(excerpt=TYPED, body="", topics=(topic,)), minutes=5)
+    site.save(bare.replace(title=HOSTILE, excerpt="", body="", topics=(topic,)), minutes=6)
+    slug = slugify(topic)
+    for path in ("/feed.xml", f"/topics/{slug}/feed.xml"):
+        channel = ET.fromstring(site.client.get(path).data).find("channel")
+        assert channel is not None
+        descriptions = {i.findtext("guid"): i.findtext("description") or ""
+                        for i in channel.findall("item")}
+        for rid, shown in ((record.id, TYPED), (bare.id, HOSTILE)):
+            tags, attributes, text = _html_nodes(descriptions[rid])
+            assert tags == [] and attributes == [], (path, descriptions[rid])
+            assert text == shown
+        tags, attributes, text = _html_nodes(channel.findtext("description") or "")
+        assert tags == [] and attributes == [], path
+        if path != "/feed.xml":
+            assert topic in text
+    # Atom: summary/content/subtitle without a type are text; they keep the text as written
+    atom = feedparser.parse(site.client.get(f"/topics/{slug}/atom.xml").data)
+    assert atom.bozo == 0
+    texts = {e.id: (e.get("content") or [{}])[0].get("value", "") for e in atom.entries}
+    assert texts[f"urn:newsdesk:{record.id}"] == TYPED
+    assert texts[f"urn:newsdesk:{bare.id}"] == HOSTILE
+    assert topic in atom.feed.subtitle
+    root = ET.fromstring(site.client.get(f"/topics/{slug}/atom.xml").data)
+    ns = "{http://www.w3.org/2005/Atom}"
+    for element in root.iter():
+        if element.tag in (f"{ns}summary", f"{ns}subtitle", f"{ns}title"):
+            assert element.get("type") in (None, "text"), element.tag
+    # JSON Feed: summary and title are plain-text fields; content_html is escaped
+    feed = json.loads(site.client.get(f"/topics/{slug}/feed.json").data)
+    items = {i["id"]: i for i in feed["items"]}
+    assert items[record.id]["summary"] == TYPED
+    assert items[bare.id]["title"] == HOSTILE
+    for item in items.values():
+        tags, attributes, _ = _html_nodes(item["content_html"])
+        assert set(tags) <= {"p"} and attributes == []
+    assert topic in feed["description"]
