@@ -27,6 +27,14 @@ os.environ.setdefault("NEWSDESK_ENRICH_INTERVAL", "0")
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
+def browser_env() -> dict[str, str]:
+    """The environment of chromedriver and Chromium: this one, less libfaketime. The clock-shift
+    run of .ci/run moves the site's clock, not the browser's (Chromium's renderer times out when
+    its wall and monotonic clocks disagree by 400 days)."""
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith("FAKETIME") and not (k == "LD_PRELOAD" and "faketime" in v)}
+
+
 def shared_path(*parts: str) -> Path:
     """A path inside ../shared, or a skip when the shared folder is not beside the project."""
     path = SHARED.joinpath(*parts)

@@ -19,7 +19,7 @@ from werkzeug.serving import make_server
 from app.store.db import Database
 from app.store.editor_settings import EditorSettingsRepository
 from app.store.repository import public_record_ids
-from tests.conftest import ROOT
+from tests.conftest import ROOT, browser_env
 from tests.editor_fixtures import DATA as TEST_DATA
 from tests.editor_fixtures import PASSWORD, QUEUED, Clock, add_user, make_app
 
@@ -84,7 +84,8 @@ def chrome() -> Iterator[object]:
                  "--disable-background-networking", "--window-size=1280,1500",
                  "--disable-dev-shm-usage"):
         options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER or ""), options=options)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER or "", env=browser_env()),
+                              options=options)
     driver.set_page_load_timeout(30)
     try:
         yield driver

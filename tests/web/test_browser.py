@@ -22,7 +22,7 @@ from app import create_app
 from app.record import Image, Record
 from app.store.db import Database
 from app.store.repository import RecordRepository
-from tests.conftest import NOW, ROOT
+from tests.conftest import NOW, ROOT, browser_env
 from tests.web.conftest import corpus, make_settings
 
 pytestmark = [
@@ -115,7 +115,8 @@ def browser(server: str) -> Iterator[Any]:
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     try:
-        driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER or ""))
+        driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER or "",
+                                                                  env=browser_env()))
     except Exception as exc:  # noqa: BLE001 - any failure to start means "no browser here"
         pytest.skip(f"headless Chromium did not start: {exc.__class__.__name__}: {exc}")
     driver.set_page_load_timeout(30)
