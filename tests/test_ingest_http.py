@@ -329,6 +329,27 @@ def test_a_redirect_to_a_private_address_is_blocked(h: Harness, server: FeedServ
     assert h.records() == []
 
 
+SPELLINGS = ["127.000.000.001", "\uff11\uff12\uff17.\uff10.\uff10.\uff11", "0177.0.0.1",
+             "0x7f.0.0.1", "127.1", "2130706433", "127\u30020\u30020\u30021", "127.0.0.1.",
+             "[::ffff:127.0.0.1]", "[0:0:0:0:0:0:0:1]", "256.1.1.1", "xn--", "localhost",
+             "\u24dbocalhost", "10.000.0.1", "169.254.169.254"]
+
+
+def test_every_spelling_of_an_internal_host_is_one_clean_failure(
+        h: Harness, public: FeedServer) -> None:
+    good = public.serve("/feed", rss(("AI reads X-rays", "https://news.example/a", "g1")))
+    good = good.replace("127.0.0.2", "public.example")
+    sources = [FeedSource(f"odd{i}", f"http://{host}/feed") for i, host in enumerate(SPELLINGS)]
+    summary = h.ingestor(*sources, FeedSource("good", good),
+                         allow_private_networks=False).run(every=True)
+    assert (summary.failed, summary.new) == (len(SPELLINGS), 1)      # the pass went on
+    for source, host in zip(sources, SPELLINGS, strict=True):
+        error = h.state(source.name).last_error or ""
+        assert "\n" not in error and "Traceback" not in error, host
+        assert "refused" in error and ("private address" in error or "invalid host" in error), \
+            (host, error)
+
+
 # --------------------------------------------------------------------------- de-duplication
 
 def test_the_same_story_seen_again_updates_one_record(h: Harness, server: FeedServer) -> None:

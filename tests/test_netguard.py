@@ -114,3 +114,20 @@ def test_every_answer_is_checked_before_connecting(monkeypatch: pytest.MonkeyPat
 
 def _no_connection(*args: Any, **kwargs: Any) -> Any:
     raise AssertionError("nothing may be connected")
+
+
+# --------------------------------------------------------------------------- host spellings
+
+@pytest.mark.parametrize("host", ["127.000.000.001", "\uff11\uff12\uff17.\uff10.\uff10.\uff11",
+                                  "0177.0.0.1", "0x7f.1", "2130706433", "127.0.0.1.",
+                                  "[::ffff:7f00:1]", "256.1.1.1", "xn--", "\u24dbocalhost"])
+def test_a_page_on_an_oddly_spelt_internal_host_is_one_clean_refusal(host: str,
+                                                                     tmp_path: Path) -> None:
+    settings = Settings.from_env({}, data_dir=tmp_path, allow_private_networks=False,
+                                 enrich_timeout_ms=2000, host_delay_ms=0)
+    with Fetcher(settings, throttle=HostThrottle(0)) as fetcher, \
+            pytest.raises(PageFetchError) as caught:
+        fetcher.page(f"http://{host}/article")
+    message = str(caught.value)
+    assert "\n" not in message and caught.value.permanent
+    assert "refused" in message and ("private address" in message or "invalid host" in message)

@@ -175,7 +175,8 @@ class Fetcher:
         except httpx.HTTPError as exc:
             raise PageFetchError(f"{exc.__class__.__name__}: {exc}", url=url) from exc
         except (httpx.InvalidURL, ValueError) as exc:   # what the host check let through
-            raise PageFetchError(f"invalid URL: {exc}", url=url, permanent=True) from exc
+            raise PageFetchError(f"refused: invalid host or URL: {exc}", url=url,
+                                 permanent=True) from exc
 
     def page(self, url: str) -> Fetched:
         """An article page (HTML only)."""

@@ -187,4 +187,5 @@ def _fetch_by(give_up_at: float, client: httpx.Client, url: str, *, etag: str | 
         return FetchResult("error", url, current,
                            error=f"{current}: {type(exc).__name__}: {exc}")
     except (httpx.InvalidURL, ValueError) as exc:    # what the host check let through
-        return FetchResult("error", url, current, error=f"{current}: invalid URL: {exc}")
+        return FetchResult("error", url, current,
+                           error=f"refused: {current}: invalid host or URL: {exc}")
