@@ -129,7 +129,9 @@ def check_host(url: str, *, allow_private: bool = False) -> None:
         address = _legacy_ipv4(plain)
     if address is not None:
         if not allow_private and not is_public_address(str(address)):
-            raise BlockedAddressError(f"private address: {host} is {address}", url=url)
+            what = host if host == str(address) else f"{host} ({address})"
+            raise BlockedAddressError(f"private address: {what} is a private or internal "
+                                      "address", url=url)
         if host != str(address) and ":" not in host:
             raise InvalidHostError(f"invalid host: {host} is a non-standard spelling of "
                                    f"{address}", url=url)
