@@ -134,12 +134,13 @@ class _Server(ThreadingHTTPServer):
 class FeedServer:
     """A loopback HTTP server; use as a context manager."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host                # another loopback address (127.0.0.2) can stand in
         self.routes: dict[str, Route] = {}
         self.prefixes: dict[str, Route] = {}
         self.hits: list[str] = []
         self.connections = 0            # TCP connections accepted
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server = _Server((host, 0), _Handler)
         self._server.owner = self
         self._server.request_queue_size = 256
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -149,7 +150,7 @@ class FeedServer:
         return int(self._server.server_address[1])
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     def add(self, path: str, route: Route | Reply) -> str:
         self.routes[path] = route if callable(route) else (lambda _r, reply=route: reply)

@@ -124,6 +124,10 @@ def test_a_source_on_a_private_address_is_refused(db: Database, tmp_path: Path,
                          ("http://10.1.2.3/feed", "private or internal address"),
                          ("http://[::1]/feed", "private or internal address"),
                          ("http://169.254.169.254/latest/meta-data", "private or internal"),
+                         ("http://127.000.000.001/feed", "private or internal address"),
+                         ("http://\uff11\uff12\uff17.\uff10.\uff10.\uff11/feed",
+                          "private or internal address"),
+                         ("http://0x7f.1/feed", "private or internal address"),
                          ("ftp://example.org/feed", "http:// or https://"),
                          ("not a url", "http:// or https://")):
         response = c.post("/editor/sources/add", {"url": url})

@@ -23,6 +23,7 @@ from PIL import Image as PILImage
 from app.clock import fixed
 from app.config import Settings
 from app.keystore import forget_keyrings, load_keyring
+from app.pipeline import netguard
 from app.pipeline.enrich import Fetcher, PageFetchError, make_client
 from app.pipeline.enrichment import enrich_new_records
 from app.pipeline.images import cached_file, logo_path
@@ -272,17 +273,15 @@ def test_refused_images_are_not_kept(db: Database, settings: Settings, server: S
 
 
 def test_a_redirect_to_a_private_address_is_refused(db: Database, settings: Settings,
-                                                    server: Server) -> None:
+                                                    server: Server,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     server.routes["/go"] = (302, "text/html", b"http://10.11.12.13/internal/admin")
     record = thin(f"{server.base}/go")
     store(db, record)
-
-    def looks_public(host: str, port: int) -> list[str]:
-        from app.pipeline.netguard import resolve
-        return ["93.184.216.34"] if host == "127.0.0.1" else resolve(host, port)
-
-    client = make_client(settings, transport=GuardedTransport(allow_private=False,
-                                                              resolver=looks_public))
+    real_is_public = netguard.is_public_address        # the test server stands in for a public one
+    monkeypatch.setattr(netguard, "is_public_address",
+                        lambda address: address == "127.0.0.1" or real_is_public(address))
+    client = make_client(settings, transport=GuardedTransport(allow_private=False))
     report = enrich_new_records(db, settings, NOW, fetcher=Fetcher(settings, client))
     assert report.gave_up == 1
     assert "10.11.12.13" in report.errors[0] and "private" in report.errors[0]

@@ -3,7 +3,6 @@ what is stored afterwards (records and the source's state)."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -303,28 +302,52 @@ def test_a_malformed_feed_yields_what_it_can(h: Harness, server: FeedServer) -> 
 
 # --------------------------------------------------------------------------- private addresses
 
-def test_a_redirect_to_a_private_address_is_blocked(h: Harness, server: FeedServer,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    """A source on a public host (here: a name that the guard resolves to a public address
-    while the socket layer reaches the loopback server) redirecting to 127.0.0.1."""
-    secret = server.serve("/internal", rss(("secret", "https://intranet.example/x", "x")))
-    server.add("/feed", Reply(302, b"", {"Location": secret}))
-    real_getaddrinfo = socket.getaddrinfo
-
-    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        return real_getaddrinfo("127.0.0.1" if host == "public.example" else host, *args,
-                                **kwargs)
-
-    real_resolve = netguard.resolve
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    monkeypatch.setattr(netguard, "resolve", lambda host, port: ["93.184.216.34"]
+@pytest.fixture
+def public(monkeypatch: pytest.MonkeyPatch) -> Iterator[FeedServer]:
+    """A server on 127.0.0.2 that the guard takes for a public address, under the name
+    public.example (the guard's resolver answers 127.0.0.2 for it; 127.0.0.1 stays private)."""
+    real_is_public, real_resolve = netguard.is_public_address, netguard.resolve
+    monkeypatch.setattr(netguard, "is_public_address",
+                        lambda address: address == "127.0.0.2" or real_is_public(address))
+    monkeypatch.setattr(netguard, "resolve", lambda host, port: ["127.0.0.2"]
                         if host == "public.example" else real_resolve(host, port))
-    url = f"http://public.example:{server.port}/feed"
+    with FeedServer(host="127.0.0.2") as srv:
+        yield srv
+
+
+def test_a_redirect_to_a_private_address_is_blocked(h: Harness, server: FeedServer,
+                                                    public: FeedServer) -> None:
+    """A source on a public host redirecting to 127.0.0.1."""
+    secret = server.serve("/internal", rss(("secret", "https://intranet.example/x", "x")))
+    public.add("/feed", Reply(302, b"", {"Location": secret}))
+    url = f"http://public.example:{public.port}/feed"
     summary = h.run(url, allow_private_networks=False)
     assert summary.failed == 1
-    assert "blocked" in (h.state().last_error or "")
-    assert "/internal" not in server.hits and "/feed" in server.hits
+    error = h.state().last_error or ""
+    assert "refused" in error and "private address" in error and "127.0.0.1" in error
+    assert "/internal" not in server.hits and "/feed" in public.hits
     assert h.records() == []
+
+
+SPELLINGS = ["127.000.000.001", "\uff11\uff12\uff17.\uff10.\uff10.\uff11", "0177.0.0.1",
+             "0x7f.0.0.1", "127.1", "2130706433", "127\u30020\u30020\u30021", "127.0.0.1.",
+             "[::ffff:127.0.0.1]", "[0:0:0:0:0:0:0:1]", "256.1.1.1", "xn--", "localhost",
+             "\u24dbocalhost", "10.000.0.1", "169.254.169.254"]
+
+
+def test_every_spelling_of_an_internal_host_is_one_clean_failure(
+        h: Harness, public: FeedServer) -> None:
+    good = public.serve("/feed", rss(("AI reads X-rays", "https://news.example/a", "g1")))
+    good = good.replace("127.0.0.2", "public.example")
+    sources = [FeedSource(f"odd{i}", f"http://{host}/feed") for i, host in enumerate(SPELLINGS)]
+    summary = h.ingestor(*sources, FeedSource("good", good),
+                         allow_private_networks=False).run(every=True)
+    assert (summary.failed, summary.new) == (len(SPELLINGS), 1)      # the pass went on
+    for source, host in zip(sources, SPELLINGS, strict=True):
+        error = h.state(source.name).last_error or ""
+        assert "\n" not in error and "Traceback" not in error, host
+        assert "refused" in error and ("private address" in error or "invalid host" in error), \
+            (host, error)
 
 
 # --------------------------------------------------------------------------- de-duplication

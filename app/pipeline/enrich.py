@@ -1,7 +1,8 @@
 """Fetching for enrichment: article pages, images and icons, under the same rules as feeds.
 
-Every request goes through netguard's GuardedTransport (each redirect hop is checked against
-private addresses), with its own time limit and size cap, the service's User-Agent, robots.txt
+Every request goes through netguard's GuardedTransport (each connection, so each redirect hop,
+is checked against private addresses), with its own time limit for the whole exchange (redirects
+included: netguard.deadline) and size cap, the service's User-Agent, robots.txt
 respected (RFC 9309: a missing robots.txt allows everything; one that cannot be read now
 disallows the host for this run) and a pause between two requests to the same host.
 Failures are `FetchError`s naming the URL; `permanent` says whether retrying can help.
@@ -20,7 +21,7 @@ import httpx
 
 from app.config import Settings
 from app.errors import BlockedAddressError, FetchError
-from app.pipeline.netguard import GuardedTransport
+from app.pipeline.netguard import GuardedTransport, InvalidHostError, check_host, deadline
 
 __all__ = ["Fetched", "Fetcher", "PageFetchError", "make_client"]
 
@@ -130,7 +131,20 @@ class Fetcher:
             raise PageFetchError("robots.txt of the site disallows fetching it", url=url,
                                  permanent=True)
         self.throttle.wait(urlsplit(url).netloc)
+        limit = self.settings.enrich_timeout_ms
+        with deadline(limit / 1000) as give_up_at:
+            try:
+                return self._fetch(url, max_bytes, accept)
+            except httpx.TimeoutException as exc:
+                if time.monotonic() >= give_up_at:
+                    raise PageFetchError(f"timed out: the deadline of {limit} ms for the whole "
+                                         "fetch passed (NEWSDESK_ENRICH_TIMEOUT_MS)",
+                                         url=url) from exc
+                raise PageFetchError(f"timed out after {limit} ms", url=url) from exc
+
+    def _fetch(self, url: str, max_bytes: int, accept: str) -> Fetched:
         try:
+            check_host(url, allow_private=True)        # a host that httpx cannot even parse
             with self.client.stream("GET", url, headers={"Accept": accept}) as response:
                 if response.status_code >= 400:
                     permanent = response.status_code < 500 and response.status_code not in (
@@ -143,10 +157,7 @@ class Fetcher:
                                          permanent=True)
                 chunks: list[bytes] = []
                 size = 0
-                deadline = time.monotonic() + self.settings.enrich_timeout_ms / 1000
-                for chunk in response.iter_bytes():
-                    if time.monotonic() > deadline:     # a server dripping bytes slowly
-                        raise httpx.ReadTimeout("the whole response took too long")
+                for chunk in response.iter_bytes():     # each read ends by the deadline
                     size += len(chunk)
                     if size > max_bytes:
                         raise PageFetchError(f"larger than {max_bytes} bytes", url=url,
@@ -155,15 +166,17 @@ class Fetcher:
                 return Fetched(str(response.url), response.status_code,
                                response.headers.get("content-type", "").split(";")[0].strip()
                                .lower(), b"".join(chunks))
-        except BlockedAddressError as exc:
+        except (BlockedAddressError, InvalidHostError) as exc:
             raise PageFetchError(f"refused: {exc}", url=url, permanent=True) from exc
-        except httpx.TimeoutException as exc:
-            raise PageFetchError(f"timed out after {self.settings.enrich_timeout_ms} ms",
-                                 url=url) from exc
+        except httpx.TimeoutException:
+            raise                                       # _get says which limit
         except httpx.TooManyRedirects as exc:
             raise PageFetchError("too many redirects", url=url, permanent=True) from exc
         except httpx.HTTPError as exc:
             raise PageFetchError(f"{exc.__class__.__name__}: {exc}", url=url) from exc
+        except (httpx.InvalidURL, ValueError) as exc:   # what the host check let through
+            raise PageFetchError(f"refused: invalid host or URL: {exc}", url=url,
+                                 permanent=True) from exc
 
     def page(self, url: str) -> Fetched:
         """An article page (HTML only)."""

@@ -1,10 +1,11 @@
 """fetch: one feed over HTTP (the IO edge of the pipeline).
 
 A conditional GET (If-None-Match / If-Modified-Since) with gzip, connect/read timeouts and an
-overall deadline, a cap on the decoded body, at most MAX_REDIRECTS redirects followed by hand (so
-that a chain of permanent redirects can move the source), and every hop checked by the
-private-address guard.  The answer is a FetchResult; what it means for the source (back off,
-disable, move) is decided by `app.pipeline.state`, which is pure.
+overall deadline that bounds every socket operation (netguard.deadline), a cap on the decoded
+body, at most MAX_REDIRECTS redirects followed by hand (so that a chain of permanent redirects
+can move the source), and every hop checked by the private-address guard.  The answer is a
+FetchResult; what it means for the source (back off, disable, move) is decided by
+`app.pipeline.state`, which is pure.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from urllib.parse import urljoin
 import httpx
 
 from app.errors import BlockedAddressError, FetchError
-from app.pipeline.netguard import GuardedTransport
+from app.pipeline.netguard import GuardedTransport, InvalidHostError, check_host, deadline
 
 MAX_REDIRECTS = 5
 PERMANENT = (301, 308)
@@ -36,6 +37,9 @@ class FetchLimits:
     deadline: float = 60.0        # the whole fetch, redirects included
     max_bytes: int = 10 * 1024 * 1024
     user_agent: str = "Newsdesk/0.1"
+
+
+_TOO_LONG = "deadline: the fetch took longer than {:g} s in all (NEWSDESK_FETCH_DEADLINE)"
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,7 @@ def _read_capped(response: httpx.Response, limits: FetchLimits, give_up_at: floa
             raise FetchError(f"the body is over the cap of {limits.max_bytes} bytes"
                              + (" once decoded" if encoded else ""), url=url)
         if time.monotonic() > give_up_at:
-            raise FetchError(f"the fetch took longer than {limits.deadline:g} s", url=url)
+            raise FetchError(_TOO_LONG.format(limits.deadline), url=url)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -111,8 +115,16 @@ def _read_capped(response: httpx.Response, limits: FetchLimits, give_up_at: floa
 def fetch_feed(client: httpx.Client, url: str, *, etag: str | None = None,
                last_modified: str | None = None, limits: FetchLimits,
                now: datetime) -> FetchResult:
-    """Fetch `url` once.  Never raises for a failure a feed can cause: errors are results."""
-    give_up_at = time.monotonic() + limits.deadline
+    """Fetch `url` once.  Never raises for a failure a feed can cause: errors are results.
+    The deadline bounds every socket operation of the fetch (not only the time between two
+    bytes, which is all that httpx's read timeout bounds)."""
+    with deadline(limits.deadline) as give_up_at:
+        return _fetch_by(give_up_at, client, url, etag=etag, last_modified=last_modified,
+                         limits=limits, now=now)
+
+
+def _fetch_by(give_up_at: float, client: httpx.Client, url: str, *, etag: str | None,
+              last_modified: str | None, limits: FetchLimits, now: datetime) -> FetchResult:
     headers = {}
     if etag:
         headers["If-None-Match"] = etag
@@ -123,7 +135,8 @@ def fetch_feed(client: httpx.Client, url: str, *, etag: str | None = None,
         for _hop in range(MAX_REDIRECTS + 1):
             remaining = give_up_at - time.monotonic()
             if remaining <= 0:
-                raise FetchError(f"the fetch took longer than {limits.deadline:g} s", url=url)
+                raise FetchError(_TOO_LONG.format(limits.deadline), url=url)
+            check_host(current, allow_private=True)    # a host that httpx cannot even parse
             timeout = httpx.Timeout(min(limits.timeout, remaining))
             with client.stream("GET", current, headers=headers, timeout=timeout) as response:
                 status = response.status_code
@@ -160,13 +173,19 @@ def fetch_feed(client: httpx.Client, url: str, *, etag: str | None = None,
                                    **common)  # type: ignore[arg-type]
         return FetchResult("error", url, current,
                            error=f"more than {MAX_REDIRECTS} redirects")
-    except BlockedAddressError as exc:
-        return FetchResult("error", url, current, error=f"blocked: {exc}")
+    except (BlockedAddressError, InvalidHostError) as exc:
+        return FetchResult("error", url, current, error=f"refused: {exc}")
     except FetchError as exc:
         return FetchResult("error", url, current, error=str(exc))
     except httpx.TimeoutException as exc:
+        if time.monotonic() >= give_up_at:
+            return FetchResult("error", url, current,
+                               error=f"{current}: " + _TOO_LONG.format(limits.deadline))
         return FetchResult("error", url, current,
                            error=f"{current}: timed out ({type(exc).__name__})")
     except httpx.HTTPError as exc:
         return FetchResult("error", url, current,
                            error=f"{current}: {type(exc).__name__}: {exc}")
+    except (httpx.InvalidURL, ValueError) as exc:    # what the host check let through
+        return FetchResult("error", url, current,
+                           error=f"refused: {current}: invalid host or URL: {exc}")

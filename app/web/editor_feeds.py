@@ -25,7 +25,7 @@ from app.editors import (
     merge_sources,
 )
 from app.errors import BlockedAddressError, ConfigError
-from app.pipeline.netguard import check_url
+from app.pipeline.netguard import InvalidHostError, check_url
 from app.record import Record
 from app.store.editor_settings import EditorSettingsRepository
 from app.store.editorial import EditorialRepository
@@ -98,7 +98,7 @@ def add_source() -> Any:
         topics = clean_topics(form["topics"])
         try:
             check_url(url, allow_private=get_settings().allow_private_networks)
-        except BlockedAddressError as exc:
+        except (BlockedAddressError, InvalidHostError) as exc:
             raise EditError(f"refused: {exc}", field="url") from None
         except httpx.HTTPError as exc:
             raise EditError(f"cannot check the address: {exc}", field="url") from None
