@@ -42,7 +42,9 @@ def env_for(tmp_path: Path, db_url: str, feeds: Path, **extra: str) -> dict[str,
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDESK_")}
     env.update(NEWSDESK_DATA_DIR=str(tmp_path / "var"), NEWSDESK_DATABASE_URL=db_url,
                NEWSDESK_FEEDS=str(feeds), NEWSDESK_ALLOW_PRIVATE_NETWORKS="1",
-               NEWSDESK_LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT), **extra)
+               NEWSDESK_LOG_LEVEL="WARNING",
+               PYTHONPATH=os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH")))),
+               **extra)
     return env
 
 
