@@ -110,7 +110,7 @@ def test_a_feed_dripping_its_headers_fails_at_the_deadline(drip: DripServer) -> 
     limits = FetchLimits(timeout=5, deadline=1)          # each byte is well inside 5 s
     with httpx.Client(transport=feed_client()) as client:
         result = fetch_feed(client, url, limits=limits, now=NOW)
-    assert drip.started == ["/drip/feed"] and drip.finished == []
+    assert drip.finished == []
     assert result.kind == "error"
     assert "deadline" in (result.error or "") and url in (result.error or "")
     assert "NEWSDESK_FETCH_DEADLINE" in (result.error or "")
@@ -121,7 +121,7 @@ def test_the_feed_deadline_covers_redirects(drip: DripServer) -> None:
     url = drip.url("/start")
     with httpx.Client(transport=feed_client()) as client:
         result = fetch_feed(client, url, limits=FetchLimits(timeout=5, deadline=1), now=NOW)
-    assert drip.started == ["/drip/moved"] and drip.finished == []
+    assert drip.finished == []
     assert result.kind == "error" and "deadline" in (result.error or "")
     assert drip.url("/drip/moved") in (result.error or "")
 
@@ -140,7 +140,7 @@ def test_an_article_page_dripping_its_headers_fails_at_the_deadline(
     message = str(caught.value)
     assert "deadline" in message and url in message and "NEWSDESK_ENRICH_TIMEOUT_MS" in message
     assert not caught.value.permanent                       # worth trying again later
-    assert drip.started == ["/drip/article"] and drip.finished == []
+    assert drip.finished == []
 
 
 def test_an_image_dripping_its_headers_fails_at_the_deadline(
@@ -158,7 +158,9 @@ def test_a_robots_txt_dripping_its_headers_fails_at_the_deadline(
     with fetcher(tmp_path) as pages, pytest.raises(PageFetchError) as caught:
         pages.page(drip.url("/article"))
     assert "robots.txt" in str(caught.value) and "cannot be read now" in str(caught.value)
-    assert drip.started == ["/drip/robots.txt"] and drip.finished == []
+    # On a busy machine the deadline can pass before the server thread has even begun its
+    # answer; either way the client gave up before the server finished.
+    assert drip.finished == []
 
 
 def test_resolving_a_name_is_bounded_by_the_deadline() -> None:
