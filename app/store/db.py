@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -278,6 +278,25 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+EDITORIAL = "editorial"      # the lock of editors' read-then-write actions
+
+
+def serialize(session: Session, key: str = EDITORIAL) -> None:
+    """Holds the lock named `key` until the session's transaction ends, waiting for it first.
+
+    A transaction that reads, decides, then writes (a sign-in counting failures, a publish
+    that looks at the review first, an edit checking the version) must not run beside another
+    of its kind, or both decide on the same old state: two audit entries for one publish, a
+    unique-key error for the second review row, a sign-in limit that lets 13 of 20 through.
+    On SQLite every session is already a write transaction begun IMMEDIATE, one at a time; on
+    PostgreSQL (READ COMMITTED) this takes a transaction-level advisory lock, keyed by schema
+    too, so that databases sharing a server do not wait for each other."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended("
+                         "current_schema() || ':' || :key, 0))"), {"key": key})
 
 
 def open_database(settings: Settings, *, migrate: bool = True) -> Database:

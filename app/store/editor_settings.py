@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.editors import SourceSettings
 from app.record import dump_yaml, load_yaml
+from app.store.db import serialize
 from app.store.models import EditorSourceRow, TopicRow, TopicRuleRow
 from app.store.repository import from_db_time, to_db_time
 from app.topicrules import TopicRule, rule_from_mapping
@@ -52,6 +53,7 @@ class EditorSettingsRepository:
     def change_source(self, url: str, *, by: str, now: datetime, **changes: Any) -> bool:
         """Record editors' changes to a source (creating its row); True if anything changed.
         `topics` is a tuple of names or None (None: use the configured topics)."""
+        serialize(self.session)
         row = self._row(url)
         if row is None:
             row = EditorSourceRow(url=url, added=False, paused=False,
@@ -85,6 +87,7 @@ class EditorSettingsRepository:
         return {r.topic: rule_from_mapping(r.topic, load_yaml(r.rule)) for r in rows.scalars()}
 
     def save_topic_rule(self, rule: TopicRule, *, by: str, now: datetime) -> None:
+        serialize(self.session)
         row = self.session.get(TopicRuleRow, rule.topic)
         text = dump_yaml(rule.as_mapping())
         if row is None:

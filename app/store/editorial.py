@@ -32,6 +32,7 @@ from app.editors import (
 from app.errors import AuthError, EditError, StaleEditError, UnknownRecordError
 from app.record import Record, dump_yaml, load_yaml
 from app.secured import Keyring, editor_notes, read_private, with_editor_notes
+from app.store.db import serialize
 from app.store.models import (
     ApiTokenRow,
     AuditRow,
@@ -282,7 +283,16 @@ class EditorialRepository:
 
     # ------------------------------------------------------------------ login throttling
 
+    def exclusive(self) -> None:
+        """One editors' read-then-write action at a time, until this transaction ends
+        (`app.store.db.serialize`)."""
+        serialize(self.session)
+
     def login_failures(self, account: str, address: str, since: datetime) -> tuple[int, int]:
+        """Failures of `account` and from `address` since `since`.  A sign-in counts, then
+        adds its own failure: the count waits for any other sign-in under way, so that twenty
+        wrong passwords sent at once are all counted and the limit holds."""
+        self.exclusive()
         since_db = to_db_time(since)
 
         def count(*conditions: Any) -> int:
@@ -371,6 +381,7 @@ class EditorialRepository:
                via: str = "web") -> Decision:
         """Publish, unpublish or hide records: all of them, or none when an id is unknown."""
         state = STATE_BY_ACTION[action]
+        self.exclusive()
         records = self.require(ids)
         reviews = self.reviews(ids)
         changed, unchanged = [], []
@@ -414,6 +425,7 @@ class EditorialRepository:
              now: datetime, via: str = "web") -> list[str]:
         """Apply an editor's changes; the names of the fields that changed.  A `version` that
         is not the record's current one (a stale form) changes nothing."""
+        self.exclusive()
         record = self.require([rid])[0]
         if version is not None and version != self.version(record):
             raise StaleEditError()

@@ -257,6 +257,7 @@ def revoke_token() -> Response:
     raw = request.form.get("id", "")
     with get_db().session() as s:
         repo = EditorialRepository(s)
+        repo.exclusive()                 # two revokes of one token: one revokes, one is told
         owned = {t.id for t in repo.tokens() if t.user == editor.name and not t.revoked}
         if not raw.isdigit() or int(raw) not in owned:
             raise EditError(f"you have no active token with id {raw[:20]!r}", field="id",

@@ -86,6 +86,25 @@ def _known_source(url: str) -> bool:
     return found is not None and found.added
 
 
+def _add_source(url: str, name: str | None, interval: int | None, topics: tuple[str, ...], *,
+                by: str) -> None:
+    """Adds the source, or EditError 409 when it is followed already; the check and the
+    insert are one transaction, so twenty identical forms sent at once add it once."""
+    if any(c.url == url for c in configured_sources()[0]):
+        raise EditError("this source is already followed", field="url", status=409)
+    with get_db().session() as s:
+        settings = EditorSettingsRepository(s)
+        EditorialRepository(s).exclusive()
+        found = settings.source(url)
+        if found is not None and found.added:
+            raise EditError("this source is already followed", field="url", status=409)
+        settings.change_source(
+            url, by=by, now=now(), added=True, paused=False, name=name,
+            interval_minutes=interval, topics=topics or None, fetch_requested_at=now())
+        EditorialRepository(s).audit(by, "source_add", "source", url, now=now(),
+                                     name=name or "", interval=interval, topics=list(topics))
+
+
 @bp.route("/sources/add", methods=["POST"])
 @login_required
 def add_source() -> Any:
@@ -102,18 +121,11 @@ def add_source() -> Any:
             raise EditError(f"refused: {exc}", field="url") from None
         except httpx.HTTPError as exc:
             raise EditError(f"cannot check the address: {exc}", field="url") from None
-        if _known_source(url):
-            raise EditError("this source is already followed", field="url", status=409)
+        _add_source(url, name, interval, topics, by=editor.name)
     except EditError as exc:
         views, problem = source_views()
         return render_template("editor/sources.html", error=exc, form=form, sources=views,
                                feeds_error=problem), exc.status
-    with get_db().session() as s:
-        EditorSettingsRepository(s).change_source(
-            url, by=editor.name, now=now(), added=True, paused=False, name=name,
-            interval_minutes=interval, topics=topics or None, fetch_requested_at=now())
-        EditorialRepository(s).audit(editor.name, "source_add", "source", url, now=now(),
-                                     name=name or "", interval=interval, topics=list(topics))
     flash(f"Added {url}; it will be fetched on the next pass.", "success")
     return redirect(url_for("editor_feeds.sources"))
 
@@ -289,6 +301,7 @@ def apply_topic_rule() -> Response:
     by_hand = 0
     with get_db().session() as s:
         repo = EditorialRepository(s)
+        repo.exclusive()                 # a rule applied twice at once: one after the other
         ids = repo.record_ids()
         for start in range(0, len(ids), APPLY_BATCH):
             chunk = ids[start:start + APPLY_BATCH]
