@@ -196,7 +196,8 @@ ENCODINGS = ["utf-8", "latin-1", "windows-1252", "utf-16"]
 
 text_values = st.one_of(st.sampled_from(HOSTILE),
                         st.text(st.characters(blacklist_categories=("Cs",)), max_size=40),
-                        st.builds(lambda a, b: a + b, st.sampled_from(HOSTILE), st.text(max_size=10)))
+                        st.builds(lambda a, b: a + b, st.sampled_from(HOSTILE),
+                                  st.text(max_size=10)))
 
 
 def _esc(value: str, raw: bool) -> str:
