@@ -223,9 +223,9 @@ def documents(draw: Any) -> tuple[bytes, str]:
                   "authors": [{"name": v[3]}], "tags": [v[4]],
                   "attachments": [{"url": "https://img.example/x.png", "mime_type": "image/png",
                                    "title": v[3]}]} for i, v in enumerate(vals)]
-        doc = {"version": "https://jsonfeed.org/version/1.1", "title": draw(text_values),
-               "items": items}
-        body = json.dumps(doc, ensure_ascii=draw(st.booleans())).encode("utf-8", "surrogatepass")
+        feed = {"version": "https://jsonfeed.org/version/1.1", "title": draw(text_values),
+                "items": items}
+        body = json.dumps(feed, ensure_ascii=draw(st.booleans())).encode("utf-8", "surrogatepass")
         return body, "application/feed+json"
     e = lambda s: _esc(s, raw)  # noqa: E731
     if kind == "atom":
