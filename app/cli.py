@@ -435,7 +435,17 @@ def token_revoke(ctx: Context, token_id: int) -> None:
     click.echo(f"revoked token {token_id}")
 
 
+def _tolerant_streams() -> None:
+    """Under an ASCII locale (LANG unset or naming a locale the machine lacks), a title with
+    an accent must not end a command with UnicodeEncodeError: print it escaped instead."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and (stream.encoding or "").lower().replace("-", "") != "utf8":
+            reconfigure(errors="backslashreplace")
+
+
 def run() -> None:
+    _tolerant_streams()
     try:
         main(standalone_mode=True)
     except NewsdeskError as exc:

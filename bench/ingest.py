@@ -109,9 +109,10 @@ def run_newsdesk(urls: list[str], tmp: Path) -> list[dict[str, float]]:
     feeds = tmp / "feeds"
     feeds.mkdir()
     for name in ("topics.yaml", "providers.yaml"):
-        (feeds / name).write_text((ROOT / "feeds" / name).read_text())
+        (feeds / name).write_text((ROOT / "feeds" / name).read_text(encoding="utf-8"),
+                                  encoding="utf-8")
     (feeds / "sources.yaml").write_text("sources:\n" + "".join(
-        f"  - {{name: farm-{i}, url: '{url}'}}\n" for i, url in enumerate(urls)))
+        f"  - {{name: farm-{i}, url: '{url}'}}\n" for i, url in enumerate(urls)), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k in ("NEWSDESK_PARSE_PROCESSES",
                                                          "NEWSDESK_FETCH_WORKERS")}
     settings = Settings.from_env(env, feeds=feeds, data_dir=tmp, allow_private_networks=True)

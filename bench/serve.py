@@ -272,13 +272,13 @@ def main() -> None:
                NEWSDESK_BASE_URL="http://bench.example.org", NEWSDESK_LOG_LEVEL="WARNING")
     marker = work / "built.txt"
     if marker.exists():
-        topic, size = marker.read_text().split()
+        topic, size = marker.read_text(encoding="utf-8").split()
         info = {"topic": topic, "topic_records": int(size)}
         print(f"database: reusing {args.records:,} records in {work}")
     else:
         t0 = time.perf_counter()
         info = build_database(url, args.records)
-        marker.write_text(f"{info['topic']} {info['topic_records']}")
+        marker.write_text(f"{info['topic']} {info['topic_records']}", encoding="utf-8")
         print(f"database: {args.records:,} records over {len(TOPICS)} topics built in "
               f"{time.perf_counter() - t0:.1f}s ({work})")
     topic = info["topic"]

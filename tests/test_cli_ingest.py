@@ -54,7 +54,7 @@ def test_fetch_names_an_unknown_source_and_a_broken_feeds_file(tmp_path: Path) -
     env = env_for(tmp_path, f"sqlite:///{tmp_path / 'nd.db'}", feeds)
     result = newsdesk(env, "fetch", "--source", "nope")
     assert result.returncode != 0 and "no source named 'nope'" in result.stderr
-    (feeds / "sources.yaml").write_text("sources:\n  - name: x\n")
+    (feeds / "sources.yaml").write_text("sources:\n  - name: x\n", encoding="utf-8")
     result = newsdesk(env, "fetch")
     assert result.returncode != 0
     assert "sources.yaml" in result.stderr and "sources[0].url" in result.stderr

@@ -20,7 +20,7 @@ WALL_CLOCK_CALLS = {("datetime", "now"), ("datetime", "utcnow"), ("date", "today
 
 def _wall_clock_reads(path: Path) -> list[str]:
     found = []
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                 and isinstance(node.func.value, ast.Name)
                 and (node.func.value.id, node.func.attr) in WALL_CLOCK_CALLS):

@@ -28,7 +28,7 @@ def test_the_set_holds_500_real_records_with_their_origin() -> None:
 
 def test_no_held_out_record_is_in_the_set() -> None:
     held = shared_path("format", "HELD-OUT.txt")
-    kept_back = {line.strip() for line in held.read_text().splitlines()
+    kept_back = {line.strip() for line in held.read_text(encoding="utf-8").splitlines()
                  if line.strip() and not line.startswith("#")}
     assert kept_back
     assert not kept_back & {r.path for r in devset.load()}

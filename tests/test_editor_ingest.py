@@ -179,7 +179,8 @@ def test_a_source_added_by_url_is_fetched_and_never_auto_published(desk: Desk) -
 def test_an_auto_publish_rule_that_names_an_added_source_publishes_it(desk: Desk) -> None:
     added = desk.server.serve("/added.xml", rss("Machine learning reads scans",
                                                 host="added.example"))
-    desk.feeds.write_text(desk.feeds.read_text() + f"  - {{sources: [{added}]}}\n")
+    desk.feeds.write_text(desk.feeds.read_text(encoding="utf-8") + f"  - {{sources: [{added}]}}\n",
+                          encoding="utf-8")
     desk.editor.post("/editor/sources/add", {"url": added, "name": "Added news"})
     desk.fetch()
     assert desk.records()["Machine learning reads scans"].published is True
@@ -212,7 +213,7 @@ def test_an_editors_topic_rule_classifies_new_entries_as_its_preview_shows(
 
 
 def test_a_broken_feeds_file_is_shown_not_fatal(desk: Desk) -> None:
-    desk.feeds.write_text("sources:\n  - name: x\n    url: ftp://nowhere\n")
+    desk.feeds.write_text("sources:\n  - name: x\n    url: ftp://nowhere\n", encoding="utf-8")
     for path in ("/editor/sources", "/editor/topics"):
         page = desk.page(path)
         assert "feeds/ could not be read" in page and "feeds.yaml" in page

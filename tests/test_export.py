@@ -42,7 +42,7 @@ def mtimes(folder: Path) -> dict[Path, int]:
 def twins(db: Database, now) -> None:
     """Records that would share a name (same day, same title) with ids far apart, so that
     they fall in different parts: names must be given out across the whole set."""
-    base = parse_record((CORPUS / "01-canonical-full.md").read_text())
+    base = parse_record((CORPUS / "01-canonical-full.md").read_text(encoding="utf-8"))
     with db.session() as session:
         repo = RecordRepository(session)
         for n in range(6):
@@ -97,18 +97,19 @@ def test_prune_with_processes(db: Database, tmp_path: Path, now, in_parts) -> No
     import_paths(db, [CORPUS], now=now)
     out = tmp_path / "content"
     out.mkdir()
-    (out / "README.md").write_text("keep me")
+    (out / "README.md").write_text("keep me", encoding="utf-8")
     export_dir(db, out, processes=2)
     stray = out / "1999" / "1999-01-01-gone.md"
     stray.parent.mkdir()
-    stray.write_text("a record that is gone")
+    stray.write_text("a record that is gone", encoding="utf-8")
     victim = sorted(out.rglob("2*/*.md"))[0]
     with db.session() as session:
-        assert RecordRepository(session).delete([parse_record(victim.read_text()).id]) == 1
+        victim_id = parse_record(victim.read_text(encoding="utf-8")).id
+        assert RecordRepository(session).delete([victim_id]) == 1
     assert export_dir(db, out, processes=2).pruned == 0 and victim.exists()
     pruned = export_dir(db, out, prune=True, processes=2)
     assert pruned.pruned == 2 and not victim.exists() and not stray.parent.exists()
-    assert (out / "README.md").read_text() == "keep me"
+    assert (out / "README.md").read_text(encoding="utf-8") == "keep me"
 
 
 def test_an_in_memory_database_is_exported_in_one_process(tmp_path: Path, now,
@@ -142,7 +143,7 @@ def test_the_export_command_uses_processes(tmp_path: Path, now, in_parts,
 def test_records_saved_after_the_names_are_given_out_wait_for_the_next_export(
         db: Database, tmp_path: Path, now, in_parts, monkeypatch: pytest.MonkeyPatch) -> None:
     import_paths(db, [CORPUS], now=now)
-    base = parse_record((CORPUS / "28-minimal.md").read_text())
+    base = parse_record((CORPUS / "28-minimal.md").read_text(encoding="utf-8"))
     names = export_names(db)
 
     def names_then_a_new_record(database: Database) -> dict[str, str]:

@@ -34,7 +34,7 @@ def write_feeds(folder: Path, urls: list[str]) -> Path:
         (folder / name).write_text((TEST_CONFIG / name).read_text(encoding="utf-8"),
                                    encoding="utf-8")
     (folder / "sources.yaml").write_text("sources:\n" + "".join(
-        f"  - {{name: farm-{i}, url: '{url}'}}\n" for i, url in enumerate(urls)))
+        f"  - {{name: farm-{i}, url: '{url}'}}\n" for i, url in enumerate(urls)), encoding="utf-8")
     return folder
 
 
@@ -58,7 +58,7 @@ def children_of(pid: int) -> list[int]:
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+            fields = stat.read_text(encoding="utf-8").rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
         if int(fields[1]) == pid:
@@ -68,7 +68,7 @@ def children_of(pid: int) -> list[int]:
 
 def alive(pid: int) -> bool:
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        state = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return False
     return state != "Z"

@@ -454,5 +454,5 @@ def test_a_new_record_keeps_its_sighting_encrypted_in_secured(h: Harness, server
                                                                               "entry-1")
     assert private["fetchedAt"].endswith("Z")
     export_dir(h.db, tmp_path / "out")
-    exported = "".join(p.read_text() for p in (tmp_path / "out").rglob("*.md"))
+    exported = "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "out").rglob("*.md"))
     assert "secured:" in exported and "entry-1" not in exported and url not in exported

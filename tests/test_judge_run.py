@@ -203,7 +203,7 @@ topics:
     description: chips, GPUs and the processors that run AI
     examples: [Nvidia unveils a faster GPU for training AI models]
     match: {any: [semiconductor]}
-""")
+""", encoding="utf-8")
     config = load_feeds(feeds)
     car = ("AI startup tests autonomous cars on city streets",
            "Its self-driving vehicles carried passengers without a safety driver.",

@@ -45,7 +45,7 @@ RSS = """<?xml version="1.0"?><rss version="2.0"><channel><title>A feed</title>
 ])
 def test_the_provider_of_a_sources_entries(tmp_path: Path, source: str, link: str,
                                            provider: Provider, quality: int) -> None:
-    (tmp_path / "feeds.yaml").write_text(FEEDS)
+    (tmp_path / "feeds.yaml").write_text(FEEDS, encoding="utf-8")
     config = load_feeds(tmp_path / "feeds.yaml")
     feed_source = config.source(source)
     assert feed_source is not None

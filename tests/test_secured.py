@@ -143,8 +143,8 @@ def test_a_foreign_value_survives_import_rotation_and_export(
     seeds = sorted((SHARED / "format" / "seeds").glob("00[0-3]_*.txt"))
     if not seeds:
         pytest.skip("the shared format folder is not here")
-    originals = {parse_record(p.read_text()).web_url: parse_record(p.read_text()).secured
-                 for p in seeds}
+    parsed = [parse_record(p.read_text(encoding="utf-8")) for p in seeds]
+    originals = {r.web_url: r.secured for r in parsed}
     assert import_paths(db, seeds, now=NOW).failed == 0
     mine = write_private(a_record(7), {"notes": SECRET_TEXT}, load_keyring(db, settings))
     _save(db, [mine])
@@ -152,12 +152,12 @@ def test_a_foreign_value_survives_import_rotation_and_export(
     assert report.foreign == len(seeds) and report.reencrypted == 1
     out = tmp_path / "out"
     export_dir(db, out)
-    exported = {parse_record(p.read_text()).web_url: p for p in out.rglob("*.md")}
+    exported = {parse_record(p.read_text(encoding="utf-8")).web_url: p for p in out.rglob("*.md")}
     for url, value in originals.items():
-        assert parse_record(exported[url].read_text()).secured == value
+        assert parse_record(exported[url].read_text(encoding="utf-8")).secured == value
     for path in out.rglob("*.md"):          # exported files never hold the plaintext
         assert SECRET_TEXT not in path.read_text(encoding="utf-8")
-    assert editor_notes(parse_record(exported[mine.web_url].read_text()),
+    assert editor_notes(parse_record(exported[mine.web_url].read_text(encoding="utf-8")),
                         load_keyring(db, settings)) == SECRET_TEXT
 
 

@@ -30,7 +30,7 @@ def test_the_shipped_feeds_are_a_real_starting_set() -> None:
 
 def test_a_single_file_may_be_named(tmp_path: Path) -> None:
     path = tmp_path / "one.yaml"
-    path.write_text("sources:\n  - name: A\n    url: https://a.example/feed\n")
+    path.write_text("sources:\n  - name: A\n    url: https://a.example/feed\n", encoding="utf-8")
     config = load_feeds(path)
     assert [s.name for s in config.sources] == ["A"] and config.sources[0].enabled
 
@@ -56,7 +56,7 @@ def test_a_single_file_may_be_named(tmp_path: Path) -> None:
 def test_errors_name_the_file_line_and_key(tmp_path: Path, text: str, message: str) -> None:
     folder = tmp_path / "feeds"
     folder.mkdir()
-    (folder / "bad.yaml").write_text(text)
+    (folder / "bad.yaml").write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
         load_feeds(folder)
     assert str(folder / "bad.yaml") in str(caught.value)
@@ -64,10 +64,11 @@ def test_errors_name_the_file_line_and_key(tmp_path: Path, text: str, message: s
 
 
 def test_files_in_a_folder_are_merged(tmp_path: Path) -> None:
-    (tmp_path / "a.yaml").write_text("topics:\n  - name: AI\n")
+    (tmp_path / "a.yaml").write_text("topics:\n  - name: AI\n", encoding="utf-8")
     (tmp_path / "b.yml").write_text(
-        "sources:\n  - {name: B, url: 'https://b.example/', topics: [AI], interval: 2h}\n")
-    (tmp_path / "notes.txt").write_text("ignored")
+        "sources:\n  - {name: B, url: 'https://b.example/', topics: [AI], interval: 2h}\n",
+        encoding="utf-8")
+    (tmp_path / "notes.txt").write_text("ignored", encoding="utf-8")
     config = load_feeds(tmp_path)
     assert config.sources[0].topics == ("AI",) and config.sources[0].interval == 7200
 

@@ -55,7 +55,8 @@ def test_seeds_and_examples_survive_the_database(db: Database, tmp_path: Path, n
     assert report.failed == 0 and report.new == 24
     out = tmp_path / "out"
     export_dir(db, out)
-    exported = {parse_record(p.read_text()).web_url: p.read_text() for p in out.rglob("*.md")}
+    texts = [p.read_text(encoding="utf-8") for p in out.rglob("*.md")]
+    exported = {parse_record(text).web_url: text for text in texts}
     for seed in seeds:   # canonical seeds come back from the database byte for byte
         text = seed.read_text(encoding="utf-8")
         assert exported[parse_record(text).web_url] == text
@@ -75,11 +76,12 @@ def test_changed_file_updates_one_record(db: Database, tmp_path: Path, now) -> N
     shutil.copytree(CORPUS, folder)
     import_paths(db, [folder], now=now)
     target = folder / "05-canonical-quality-zero.md"
-    target.write_text(target.read_text().replace("quality: 0", "quality: 7"))
+    target.write_text(target.read_text(encoding="utf-8").replace("quality: 0", "quality: 7"),
+                      encoding="utf-8")
     report = import_paths(db, [folder], now=now)
     assert (report.new, report.updated, report.failed) == (0, 1, 0)
     with db.session() as session:
-        record = RecordRepository(session).get(parse_record(target.read_text()).id)
+        record = RecordRepository(session).get(parse_record(target.read_text(encoding="utf-8")).id)
     assert record is not None and record.quality == 7
 
 
@@ -102,17 +104,17 @@ def test_prune_removes_files_of_records_that_are_gone(db: Database, tmp_path: Pa
     import_paths(db, [CORPUS], now=now)
     out = tmp_path / "content"
     (out).mkdir()
-    (out / "README.md").write_text("keep me")
+    (out / "README.md").write_text("keep me", encoding="utf-8")
     export_dir(db, out)
     victim = next(iter(sorted(out.rglob("*/*.md"))))
-    rid = parse_record(victim.read_text()).id
+    rid = parse_record(victim.read_text(encoding="utf-8")).id
     with db.session() as session:
         assert RecordRepository(session).delete([rid]) == 1
     kept = export_dir(db, out)
     assert kept.pruned == 0 and victim.exists()   # without --prune nothing is removed
     pruned = export_dir(db, out, prune=True)
     assert pruned.pruned == 1 and not victim.exists()
-    assert (out / "README.md").read_text() == "keep me"
+    assert (out / "README.md").read_text(encoding="utf-8") == "keep me"
 
 
 def test_bad_files_are_reported_and_the_rest_imports(db: Database, tmp_path: Path,
@@ -143,14 +145,14 @@ def test_bad_files_are_reported_and_the_rest_imports(db: Database, tmp_path: Pat
 
 def test_a_record_the_database_refuses_leaves_nothing_behind(db: Database, tmp_path: Path,
                                                             now) -> None:
-    good = parse_record((CORPUS / "01-canonical-full.md").read_text())
+    good = parse_record((CORPUS / "01-canonical-full.md").read_text(encoding="utf-8"))
     # a provider name longer than its column: PostgreSQL refuses it (SQLite does not check)
     huge = good.replace(web_url="https://example.org/huge",
                         provider=good.provider.__class__(name="x" * 600, domain="d" * 300))
     folder = tmp_path / "in"
     folder.mkdir()
-    (folder / "a.md").write_text(dump_record(good))
-    (folder / "b.md").write_text(dump_record(huge))
+    (folder / "a.md").write_text(dump_record(good), encoding="utf-8")
+    (folder / "b.md").write_text(dump_record(huge), encoding="utf-8")
     report = import_paths(db, [folder], now=now)
     if db.engine.dialect.name == "postgresql":
         assert report.failed == 1

@@ -29,7 +29,7 @@ providers:
 def test_the_worker_schedules_enrichment_and_heat(db: Database, settings: Settings,  # noqa: F811
                                                   server, tmp_path: Path) -> None:  # noqa: F811
     feeds = tmp_path / "feeds.yaml"
-    feeds.write_text(FEEDS)
+    feeds.write_text(FEEDS, encoding="utf-8")
     settings = dataclasses.replace(settings, feeds=feeds, enrich_interval=60, heat_interval=900)
     server.routes["/story"] = (200, "text/html", page(amp=server.base + "/story.amp"))
     store(db, thin(server.base + "/story"))
@@ -47,7 +47,7 @@ def test_the_worker_schedules_enrichment_and_heat(db: Database, settings: Settin
 def test_enrichment_can_be_turned_off(db: Database, settings: Settings,  # noqa: F811
                                       tmp_path: Path) -> None:
     feeds = tmp_path / "feeds.yaml"
-    feeds.write_text(FEEDS)
+    feeds.write_text(FEEDS, encoding="utf-8")
     settings = dataclasses.replace(settings, feeds=feeds, enrich_interval=0, heat_interval=0)
     jobs = {job.id for job in Worker(db, settings).scheduler.get_jobs()}
     assert jobs == {"ingest"}
@@ -65,7 +65,8 @@ def test_an_idle_worker_is_quiet_at_info_and_a_failing_source_says_so_once(
         feeds = tmp_path / "feeds.yaml"
         feeds.write_text("sources:\n"
                          f"  - {{name: Farm, url: '{feeds_server.url('/farm/0.xml')}'}}\n"
-                         f"  - {{name: Missing, url: '{feeds_server.url('/missing.xml')}'}}\n")
+                         f"  - {{name: Missing, url: '{feeds_server.url('/missing.xml')}'}}\n",
+                         encoding="utf-8")
         settings = dataclasses.replace(settings, feeds=feeds, enrich_interval=0,
                                        heat_interval=0)
         quiet_libraries(logging.INFO)            # as `newsdesk worker` sets up its log
@@ -99,7 +100,7 @@ def test_an_idle_worker_is_quiet_at_info_and_a_failing_source_says_so_once(
 def test_a_worker_refuses_a_tick_that_is_not_positive(db: Database, settings: Settings,  # noqa: F811
                                                       tmp_path: Path) -> None:
     feeds = tmp_path / "feeds.yaml"
-    feeds.write_text(FEEDS)
+    feeds.write_text(FEEDS, encoding="utf-8")
     settings = dataclasses.replace(settings, feeds=feeds)
     for tick in (0.0, -5.0, float("nan")):
         with pytest.raises(ValueError, match="positive number of seconds"):
@@ -111,7 +112,7 @@ def test_a_heat_pass_that_changes_nothing_is_quiet_at_info(db: Database, setting
                                                            caplog: pytest.LogCaptureFixture
                                                            ) -> None:
     feeds = tmp_path / "feeds.yaml"
-    feeds.write_text(FEEDS)
+    feeds.write_text(FEEDS, encoding="utf-8")
     worker = Worker(db, dataclasses.replace(settings, feeds=feeds))
     caplog.set_level(logging.INFO)
     worker.heat_pass()                            # nothing stored: nothing to heat or cool
@@ -123,7 +124,7 @@ def test_an_enrichment_pass_logs_one_summary_line_at_info(db: Database, settings
                                                           caplog: pytest.LogCaptureFixture
                                                           ) -> None:
     feeds = tmp_path / "feeds.yaml"
-    feeds.write_text(FEEDS)
+    feeds.write_text(FEEDS, encoding="utf-8")
     store(db, thin(server.base + "/gone-1"), thin(server.base + "/gone-2"))   # pages 404
     from app.cli import quiet_libraries
 
