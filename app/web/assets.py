@@ -56,6 +56,23 @@ def logo(name: str) -> Response:
     return _send(path, "image/jpeg", 24 * 3600)
 
 
+_DOMAIN_RX = re.compile(r"^[a-z0-9][a-z0-9.-]{0,252}$")
+
+
+@bp.get("/assets/images/monograms/<domain>.svg")
+def monogram(domain: str) -> Response:
+    """A provider whose logo we do not hold gets a monogram, never a 404 (issue 17)."""
+    from app.web.pictures import monogram_svg
+
+    if not _DOMAIN_RX.match(domain):
+        abort(404)
+    response = Response(monogram_svg(domain), mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'"
+    return response
+
+
 @bp.get("/assets/images/cached/<key>")
 def cached(key: str) -> Response:
     if not _KEY_RX.match(key):

@@ -35,7 +35,7 @@ from app.web import get_db, get_settings
 F = TypeVar("F", bound=Callable[..., Any])
 
 EDITOR_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; "
-              "img-src 'self' https: data:; form-action 'self'; frame-ancestors 'none'; "
+              "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; "
               "base-uri 'none'; connect-src 'self'")
 SESSION_LIFETIME = timedelta(hours=12)   # an editor's cookie, renewed on each request
 SECURITY_HEADERS = {

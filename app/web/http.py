@@ -247,7 +247,7 @@ def install(app: Flask, static_max_age: int) -> None:
         if response.mimetype == "text/html":
             response.headers.setdefault(
                 "Content-Security-Policy",
-                "default-src 'self'; img-src 'self' https: http: data:; script-src 'none'; "
+                "default-src 'self'; img-src 'self' data:; script-src 'none'; "
                 "object-src 'none'; base-uri 'self'; frame-ancestors 'self'; "
                 "form-action 'self'")
         return _compress(response) if g.get("newsdesk_compress") else response

@@ -43,13 +43,16 @@ def _shift_headings(html: str) -> str:
 
 
 @lru_cache(maxsize=2048)
-def render_markdown(text: str) -> Markup:
+def render_markdown(text: str, images: bool = True) -> Markup:
     """Markdown (raw HTML allowed in the source) rendered, then sanitized: scripts, event
-    handlers, styles and dangerous URLs are removed; links get rel=noopener nofollow."""
+    handlers, styles and dangerous URLs are removed; links get rel=noopener nofollow.
+    `images=False` drops images too: the site's pages show no third party's image (their
+    addresses would make readers' browsers call the publisher; issue 17)."""
     if not text.strip():
         return Markup("")
     html = _shift_headings(_markdown().render(text))
-    clean = nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
+    tags = ALLOWED_TAGS if images else ALLOWED_TAGS - {"img"}
+    clean = nh3.clean(html, tags=tags, attributes=ALLOWED_ATTRIBUTES,
                       url_schemes=URL_SCHEMES, link_rel="nofollow noopener noreferrer")
     return Markup(clean)  # noqa: S704 - sanitized by nh3 just above
 

@@ -33,6 +33,7 @@ from app.store.search import SearchRepository, catch_up
 from app.web import get_db, get_settings
 from app.web.http import BodyCache, VersionedCache, conditional, make_validator
 from app.web.markup import highlight, render_markdown, safe_url
+from app.web.pictures import lead_picture, provider_logo
 
 bp = Blueprint("public", __name__)
 
@@ -136,14 +137,6 @@ def record_path(record: Record) -> str:
     return url_for("public.record", rid=record.id, slug=record.slug)
 
 
-def lead_image(record: Record) -> Any:
-    return record.images[0] if record.images else None
-
-
-def provider_logo(record: Record) -> str | None:
-    return record.provider.images[0].url if record.provider.images else None
-
-
 def topic_links(repo: ReaderRepository, records: tuple[Record, ...] | list[Record]
                 ) -> dict[str, str]:
     names = tuple({name for r in records for name in r.topics})
@@ -154,7 +147,7 @@ def topic_links(repo: ReaderRepository, records: tuple[Record, ...] | list[Recor
 def _template_globals(state: Any) -> None:
     """Helpers for the templates, as globals so that imported macros see them too."""
     state.app.jinja_env.globals.update(
-        record_path=record_path, lead_image=lead_image, provider_logo=provider_logo,
+        record_path=record_path, lead_image=lead_picture, provider_logo=provider_logo,
         render_markdown=render_markdown, highlight=highlight, slugify=slugify,
         record_id=record_id)
     state.app.jinja_env.filters["safe_url"] = safe_url

@@ -1,0 +1,93 @@
+"""The reader's site as a news site (issue 17), page by page through the test client: images
+only from our origin and sized, stories as clusters, relative times, record metadata."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from app.pipeline.images import cached_route, store_image, url_key
+from app.record import Image, Record
+from app.store.repository import EnrichmentRepository
+from tests.conftest import NOW
+from tests.web.conftest import Site
+
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6300010000050001"
+    "0d0a2db40000000049454e44ae426082")
+IMG_RX = re.compile(r"<img\b[^>]*>")
+
+
+def hold_copy(site: Site, image: Image, *, width: int | None = 800,
+              height: int | None = 450) -> str:
+    """Cache `image` as the enrichment run would: a file under data_dir, a cached_images row."""
+    data_dir = site.app.extensions["newsdesk.settings"].data_dir
+    sha = store_image(Path(data_dir), PNG, "png")
+    with site.db.session() as session:
+        EnrichmentRepository(session).save_cached_image(
+            url_key(image.url), image.url, now=NOW, sha256=sha, ext="png", width=width,
+            height=height, size=len(PNG))
+    return cached_route(image.url)
+
+
+def images_of(html: str) -> list[str]:
+    return IMG_RX.findall(html)
+
+
+def public_pages(site: Site) -> list[str]:
+    record = next(r for r in site.public if r.images and r.related)
+    topic = site.client.get("/topics/").get_data(as_text=True)
+    slug = re.search(r'href="/topics/([^/"]+)/"', topic)
+    assert slug
+    return ["/", "/topics/", f"/topics/{slug.group(1)}/",
+            f"/topics/{slug.group(1)}/?sort=hottest", f"/items/{record.id}/{record.slug}",
+            f"/providers/{record.provider.domain}/", "/search?q=AI"]
+
+
+def test_pages_show_no_third_party_image_and_size_every_image(site: Site) -> None:
+    for path in public_pages(site):
+        response = site.client.get(path)
+        assert response.status_code == 200, path
+        for tag in images_of(response.get_data(as_text=True)):
+            src = re.search(r'src="([^"]*)"', tag)
+            assert src and src.group(1).startswith("/assets/images/"), (path, tag)
+            assert re.search(r'width="\d+"', tag) and re.search(r'height="\d+"', tag), tag
+        csp = response.headers["Content-Security-Policy"]
+        assert "img-src 'self' data:;" in csp, path
+
+
+def test_an_image_shows_once_we_hold_a_copy_with_its_size(site: Site) -> None:
+    record = next(r for r in site.public if r.images)
+    path = f"/items/{record.id}/{record.slug}"
+    before = site.client.get(path).get_data(as_text=True)
+    assert 'class="record-image"' not in before          # not held yet: no broken box
+    assert record.images[0].url.replace("&", "&amp;") not in before
+    route = hold_copy(site, record.images[0], width=640, height=360)
+    site.save(record.replace(title=record.title + " (updated)"))   # a new page version
+    record = next(r for r in site.records if r.id == record.id)
+    after = site.client.get(f"/items/{record.id}/{record.slug}").get_data(as_text=True)
+    shown = [tag for tag in images_of(after) if f'src="{route}"' in tag]
+    assert len(shown) == 1 and 'width="640" height="360"' in shown[0]
+    with site.client.get(route) as image:
+        assert image.status_code == 200 and image.mimetype == "image/png"
+
+
+def test_a_provider_without_a_held_logo_gets_a_monogram(site: Site) -> None:
+    record = next(r for r in site.public if r.provider.images)
+    html = site.client.get(f"/items/{record.id}/{record.slug}").get_data(as_text=True)
+    assert record.provider.images[0].url not in html     # we hold no copy in this test
+    logo = re.search(r'<img class="logo" src="([^"]+)"', html)
+    assert logo and logo.group(1) == f"/assets/images/monograms/{record.provider.domain}.svg"
+    svg = site.client.get(logo.group(1))
+    assert svg.status_code == 200 and svg.mimetype == "image/svg+xml"
+    assert f">{record.provider.name[0].upper()}</text>" in svg.get_data(as_text=True)
+
+
+def test_images_in_a_record_body_are_not_shown(site: Site) -> None:
+    base: Record = site.public[0]
+    record = base.replace(body='Text ![x](https://tracker.example.com/pixel.gif) '
+                               '<img src="https://tracker.example.com/b.png"> more text')
+    site.save(record)
+    html = site.client.get(f"/items/{record.id}/{record.slug}").get_data(as_text=True)
+    assert "tracker.example.com" not in html and "more text" in html
