@@ -11,6 +11,7 @@ import logging
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,8 +28,18 @@ from flask import (
     url_for,
 )
 
+from app.pipeline.coverage import StoryGroup, group_stories
 from app.record import Record, Related, record_id, slugify
-from app.store.reader import SORTS, Cursor, CursorError, ReaderRepository, Sort, Stamp
+from app.store.reader import (
+    NO_HEAT,
+    SORTS,
+    Cursor,
+    CursorError,
+    Page,
+    ReaderRepository,
+    Sort,
+    Stamp,
+)
 from app.store.search import SearchRepository, catch_up
 from app.web import get_db, get_settings
 from app.web.http import BodyCache, VersionedCache, conditional, make_validator
@@ -39,6 +50,8 @@ bp = Blueprint("public", __name__)
 
 PAGE_SIZE = 20
 HOT_GROUPS = 5
+LATEST_ON_FRONT = 10
+STORY_WINDOW = 2          # records read per story shown, to find the rest of each story
 log = logging.getLogger(__name__)
 RELATED_SHOWN = 3
 INTEGRITY_CHECK_INTERVAL = timedelta(minutes=1)    # /healthz's full SQLite check, when it passes
@@ -94,7 +107,9 @@ def page_response(kind: str, args: tuple[Any, ...], stamp: Stamp,
     that has not changed is rendered once per process - except for visitors with a session
     (editors), whose pages may carry flashed messages meant for them alone."""
     settings = get_settings()
-    validator = make_validator(kind, args, stamp.token(), stamp.last_modified)
+    # pages say "3 h ago": a page is rendered again at least once an hour (issue 17)
+    hour = settings.clock().strftime("%Y%m%d%H")
+    validator = make_validator(kind, (*args, hour), stamp.token(), stamp.last_modified)
     shareable = current_app.config["SESSION_COOKIE_NAME"] not in request.cookies
 
     def build() -> Response:
@@ -108,6 +123,29 @@ def page_response(kind: str, args: tuple[Any, ...], stamp: Stamp,
         return response
 
     return conditional(validator, settings.page_max_age if max_age is None else max_age, build)
+
+
+@dataclass(frozen=True)
+class StoryPage:
+    """A page of stories (issue 17) and where the next page starts."""
+
+    groups: list[StoryGroup]
+    next_cursor: Cursor | None
+
+
+def story_page(read: Callable[[int], Page], size: int, sort: Sort) -> StoryPage:
+    """`size` stories from a window of records read in page order (`read(limit)`).  The next
+    page starts after the last record before the first story not shown; a member of a shown
+    story that sits later in the window may show again there, as its own story's record."""
+    window = read(size * STORY_WINDOW)
+    groups = group_stories(window.records)
+    if len(groups) <= size:
+        return StoryPage(groups, window.next_cursor)
+    position = {r.id: i for i, r in enumerate(window.records)}
+    first_left_out = min(position[r.id] for r in groups[size].records)
+    last = window.records[max(first_left_out - 1, 0)]
+    heat = (last.heat if last.heat is not None else NO_HEAT) if sort == "hottest" else None
+    return StoryPage(groups[:size], Cursor(last.published_at, last.id, heat))
 
 
 def bad_request(message: str) -> Response:
@@ -149,8 +187,47 @@ def _template_globals(state: Any) -> None:
     state.app.jinja_env.globals.update(
         record_path=record_path, lead_image=lead_picture, provider_logo=provider_logo,
         render_markdown=render_markdown, highlight=highlight, slugify=slugify,
-        record_id=record_id)
+        record_id=record_id, chip_topics=chip_topics)
     state.app.jinja_env.filters["safe_url"] = safe_url
+
+
+@bp.app_template_filter("ago")
+def ago(value: datetime) -> str:
+    """'3 h ago' from the site's clock; older than a week, the date."""
+    seconds = (get_settings().clock() - value).total_seconds()
+    if seconds < -300:
+        return f"{value.day} {value:%b %Y}"
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)} h ago"
+    if seconds < 7 * 86400:
+        days = int(seconds // 86400)
+        return "yesterday" if days == 1 else f"{days} days ago"
+    return f"{value.day} {value:%b %Y}"
+
+
+@bp.app_template_filter("cut")
+def cut(text: str | None, length: int) -> str:
+    """Text cut at a word boundary near `length`, with an ellipsis when anything was cut."""
+    text = " ".join((text or "").split())
+    if len(text) <= length:
+        return text
+    head = text[:length + 1]
+    space = head.rfind(" ")
+    head = head[:space] if space > length // 2 else text[:length]
+    return head.rstrip(" ,;:.-\u2013\u2014") + "\u2026"
+
+
+def chip_topics(record: Record, current: str | None = None) -> list[str]:
+    """A record's topics for its chips: by name, without the page's own topic and without a
+    parent its child already implies ("AI" beside "AI in Healthcare")."""
+    parents = topic_parents()
+    implied = {parents[name] for name in record.topics if name in parents}
+    return sorted((n for n in record.topics if n != current and n not in implied),
+                  key=str.lower)
 
 
 @bp.app_template_filter("newsdate")
@@ -167,20 +244,23 @@ def index() -> Response:
         v = Versioned(repo)
 
         def render() -> str:
-            hot = repo.hottest(HOT_GROUPS)
-            shown = {r.id for r in hot}
+            hot = group_stories(repo.hottest(HOT_GROUPS * 4))[:HOT_GROUPS]
+            shown = {r.id for group in hot for r in group.records}
             groups = []
-            for record in hot:
-                related = [item for item in record.related if item.web_url][:RELATED_SHOWN]
-                groups.append((record, related))
+            for group in hot:
+                related = [item for item in group.lead.related if item.web_url
+                           and record_id(item.web_url) not in shown][:RELATED_SHOWN]
+                groups.append((group, related))
                 shown.update(related_ids(related))
             targets = [rid for _, rel in groups for rid in related_ids(rel)]
             public_targets = repo.public_slugs(targets)
-            latest = [r for r in repo.latest(limit=PAGE_SIZE + len(shown)).records
-                      if r.id not in shown][:PAGE_SIZE]
+            window = repo.latest(limit=LATEST_ON_FRONT * STORY_WINDOW + len(shown)).records
+            latest = group_stories([r for r in window if r.id not in shown])[:LATEST_ON_FRONT]
+            everything = [r for g in hot for r in g.records] + [
+                r for g in latest for r in g.records]
             return render_template(
                 "site/index.html", groups=groups, latest=latest, topics=v.topics(),
-                public_targets=public_targets, topic_slugs=topic_links(repo, [*hot, *latest]))
+                public_targets=public_targets, topic_slugs=topic_links(repo, everything))
 
         return page_response("index", (), v.all_stamp(), render)
 
@@ -210,14 +290,51 @@ def topic(slug: str) -> Response:
         stamp = v.get(("stamp", "topic", found.id), lambda: repo.topic_stamp(found.id))
 
         def render() -> str:
-            page = repo.topic_records(found.id, limit=PAGE_SIZE, before=before, sort=sort)
+            page = story_page(lambda n: repo.topic_records(found.id, limit=n, before=before,
+                                                           sort=sort), PAGE_SIZE, sort)
             related = v.get(("related-topics", found.id), lambda: repo.related_topics(found.id))
             return render_template(
                 "site/topic.html", topic=found, page=page, sort=sort, before=before,
-                related_topics=related, topic_slugs=topic_links(repo, page.records))
+                related_topics=related,
+                topic_slugs=topic_links(repo, [r for g in page.groups for r in g.records]))
 
         return page_response("topic", (slug, sort, request.args.get("before", "")), stamp,
                              render)
+
+
+@bp.get("/latest/")
+def latest() -> Response:
+    """Every public story, newest first (the front page's "more" link)."""
+    before = parse_cursor("newest")
+    with reader() as repo:
+        v = Versioned(repo)
+
+        def render() -> str:
+            page = story_page(lambda n: repo.latest(limit=n, before=before), PAGE_SIZE,
+                              "newest")
+            return render_template(
+                "site/latest.html", page=page, before=before,
+                topic_slugs=topic_links(repo, [r for g in page.groups for r in g.records]))
+
+        return page_response("latest", (request.args.get("before", ""),), v.all_stamp(),
+                             render)
+
+
+def topic_parents() -> dict[str, str]:
+    """Topic name -> its parent's name, from feeds/ (a card shows "AI in Healthcare", not
+    also "AI" which it implies).  Read once per app; a broken feeds/ means no tree."""
+    cache: dict[str, str] | None = current_app.extensions.get("newsdesk.topic_parents")
+    if cache is None:
+        from app.sources import load_feeds
+
+        try:
+            config = load_feeds(get_settings().feeds)
+            cache = {t.name: t.parent for t in config.topics if t.parent}
+        except Exception as exc:  # noqa: BLE001 - the site still serves without the tree
+            log.warning("topics: feeds/ could not be read for the topic tree: %s", exc)
+            cache = {}
+        current_app.extensions["newsdesk.topic_parents"] = cache
+    return cache
 
 
 @bp.get("/items/<rid>")

@@ -226,7 +226,7 @@ def test_topic_page(browser: Any, server: str) -> None:
     assert_links_work(browser, server)
     screenshots(browser, "topic")
     assert console_errors(browser) == []
-    browser.find_element(By.LINK_TEXT, "Hottest").click()
+    browser.find_element(By.LINK_TEXT, "Top").click()
     assert "sort=hottest" in browser.current_url
     assert console_errors(browser) == []
 

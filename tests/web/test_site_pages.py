@@ -9,7 +9,7 @@ from pathlib import Path
 from app.pipeline.images import cached_route, store_image, url_key
 from app.record import Image, Record
 from app.store.repository import EnrichmentRepository
-from tests.conftest import NOW
+from tests.conftest import NOW, ROOT
 from tests.web.conftest import Site
 
 PNG = bytes.fromhex(
@@ -91,3 +91,57 @@ def test_images_in_a_record_body_are_not_shown(site: Site) -> None:
     site.save(record)
     html = site.client.get(f"/items/{record.id}/{record.slug}").get_data(as_text=True)
     assert "tracker.example.com" not in html and "more text" in html
+
+
+def story_cards(html: str) -> list[str]:
+    return re.findall(r'(?s)<article class="card[^"]*">.*?</article>', html)
+
+
+def test_three_reports_of_one_story_are_one_cluster_lead_first(site: Site) -> None:
+    from tests.web.story_fixtures import sepsis_story
+
+    lead, *others = sepsis_story(site.db, NOW)
+    for path in ("/topics/ai-in-healthcare/", "/topics/ai-in-healthcare/?sort=hottest",
+                 "/latest/"):
+        html = site.client.get(path).get_data(as_text=True)
+        cards = [c for c in story_cards(html) if "Mayo Clinic" in c]
+        assert len(cards) == 1, path                     # one story, not three cards
+        card = cards[0]
+        assert lead.title in card and all(o.title not in card for o in others)
+        also = re.search(r'(?s)<span class="also">(.*?)</span>', card)
+        assert also, path
+        names = re.findall(r'<a href="(/items/[^"]+)">([^<]+)</a>', also.group(1))
+        assert [n for _, n in names] == ["Fierce Healthcare", "Healthcare IT News"]
+        assert {h.split("/")[2] for h, _ in names} == {o.id for o in others}
+        assert "3 sources" in card and f"Heat {lead.heat}" in card
+
+
+def test_times_are_relative_with_the_exact_time_in_a_title(site: Site) -> None:
+    from tests.web.story_fixtures import sepsis_story
+
+    lead = sepsis_story(site.db, NOW)[0]
+    html = site.client.get(f"/items/{lead.id}/{lead.slug}").get_data(as_text=True)
+    assert (f'<time datetime="{lead.published_at:%Y-%m-%dT%H:%M:%SZ}" '
+            f'title="25 Nov 2026, 11:00 UTC">1 h ago</time>') in html
+
+
+def test_excerpts_end_at_a_word_with_an_ellipsis_and_chips_skip_the_parent(
+        site: Site) -> None:
+    base = next(r for r in site.public if "AI in Healthcare" in r.topics and "AI" in r.topics)
+    words = " ".join(f"word{i}" for i in range(80))
+    record = base.replace(excerpt=words, published_at=NOW)
+    site.save(record)
+    html = site.client.get("/topics/ai-ethics/" if "AI Ethics" in record.topics
+                           else "/latest/").get_data(as_text=True)
+    card = next(c for c in story_cards(html) if record.title in c)
+    excerpt = re.search(r'<p class="excerpt">([^<]*)</p>', card)
+    assert excerpt and excerpt.group(1).endswith("\u2026")
+    assert re.fullmatch(r"(word\d+ )*word\d+\u2026", excerpt.group(1))
+    chips = re.findall(r'<li><a href="/topics/[^"]+/">([^<]+)</a></li>', card)
+    from app.sources import load_feeds
+
+    parents = {t.name: t.parent for t in load_feeds(ROOT / "feeds").topics if t.parent}
+    implied = {parents[n] for n in record.topics if n in parents}
+    assert "AI" in implied and "AI" not in chips          # the parent is not repeated
+    assert chips and not implied & set(chips)
+    assert chips == sorted(chips, key=str.lower)
