@@ -360,14 +360,36 @@ def record(rid: str, slug: str | None = None) -> Response:
         token_stamp = Stamp(everything.last_modified, stamp.total, stamp.public,
                             extra=f"{stamp.token()}|{everything.token()}")
 
+        from app.web.syndication import base_url
+
+        site = base_url()
+
         def render() -> str:
             related = [item for item in found.related if item.title or item.web_url]
             public_targets = repo.public_slugs(related_ids(related))
             return render_template("site/record.html", record=found, related=related,
-                                   public_targets=public_targets,
+                                   public_targets=public_targets, site=site,
+                                   article=article_data(found, site),
                                    topic_slugs=topic_links(repo, [found]))
 
-        return page_response("record", (rid,), token_stamp, render)
+        return page_response("record", (rid, site), token_stamp, render)
+
+
+def article_data(record: Record, site: str) -> dict[str, Any]:
+    """schema.org NewsArticle of a record page (JSON-LD), our copy of its image only."""
+    data: dict[str, Any] = {
+        "@context": "https://schema.org", "@type": "NewsArticle",
+        "headline": record.title[:110], "url": site + record_path(record),
+        "datePublished": record.published_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "publisher": {"@type": "Organization", "name": record.provider.name},
+        "isBasedOn": safe_url(record.web_url),
+    }
+    if record.excerpt:
+        data["description"] = record.excerpt[:300]
+    picture = lead_picture(record)
+    if picture is not None:
+        data["image"] = site + picture.src
+    return data
 
 
 @bp.get("/providers/<domain>/")

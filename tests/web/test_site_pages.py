@@ -145,3 +145,29 @@ def test_excerpts_end_at_a_word_with_an_ellipsis_and_chips_skip_the_parent(
     assert "AI" in implied and "AI" not in chips          # the parent is not repeated
     assert chips and not implied & set(chips)
     assert chips == sorted(chips, key=str.lower)
+
+
+def test_record_pages_carry_canonical_social_and_news_article_metadata(site: Site) -> None:
+    import json
+
+    record = next(r for r in site.public if r.images and r.amp_web_url)
+    hold_copy(site, record.images[0])
+    site.save(record.replace(title=record.title + " again"))
+    record = next(r for r in site.records if r.id == record.id)
+    html = site.client.get(f"/items/{record.id}/{record.slug}").get_data(as_text=True)
+    page = f"https://news.example.org/items/{record.id}/{record.slug}"
+    image = "https://news.example.org" + cached_route(record.images[0].url)
+    assert f'<link rel="canonical" href="{page}">' in html
+    assert 'rel="amphtml"' not in html           # that tag would declare *our* AMP version
+    for meta in (f'<meta property="og:url" content="{page}">',
+                 f'<meta property="og:image" content="{image}">',
+                 '<meta name="twitter:card" content="summary_large_image">',
+                 f'<meta name="twitter:image" content="{image}">'):
+        assert meta in html
+    assert re.search(r'<meta property="og:title" content="[^"]+ again">', html)
+    found = re.search(r'<script type="application/ld\+json">(.*?)</script>', html)
+    assert found
+    data = json.loads(found.group(1))
+    assert data["@type"] == "NewsArticle" and data["url"] == page
+    assert data["image"] == image and data["headline"].endswith(" again")
+    assert data["publisher"]["name"] == record.provider.name
