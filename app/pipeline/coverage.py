@@ -5,7 +5,9 @@ There is no stored story id (no migration for this issue); the judge leaves two 
 story cluster on its records, and this stage reads both: every record of a cluster gets the
 cluster's heat, and same-story records head each other's `related` lists.  So two records are
 one story when either lists the other among its related entries *and* both carry the same
-heat (a scored heat, not -1).  Related coverage of a different story (another heat) stays apart.
+heat, and that heat is above 0 (not -1, not scored; not 0, which every story older than a
+week cools to, so it says nothing of the cluster).  Related coverage of a different story
+(another heat) stays apart.
 
 Pure: records in, groups out, in the order of the page (a group sits where its first record
 was); the lead is the best-quality record of the group, the earliest on a tie (who broke it).
@@ -17,8 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.record import Record, record_id
-
-NOT_SCORED = -1
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class StoryGroup:
     @property
     def heat(self) -> int | None:
         heat = self.lead.heat
-        return heat if heat is not None and heat != NOT_SCORED else None
+        return heat if heat is not None and heat > 0 else None
 
     @property
     def sources(self) -> int:
@@ -68,7 +68,7 @@ def _linked(records: Sequence[Record]) -> dict[str, set[str]]:
 
 
 def _same_heat(a: Record, b: Record) -> bool:
-    return a.heat is not None and a.heat != NOT_SCORED and a.heat == b.heat
+    return a.heat is not None and a.heat > 0 and a.heat == b.heat
 
 
 def _rank(record: Record) -> tuple[int, object, str]:

@@ -80,5 +80,21 @@ def links_of(html: str) -> list[str]:
     return [htmllib.unescape(h) for h in re.findall(r'href="([^"]*)"', html)]
 
 
+def png(width: int, height: int, colour: tuple[int, int, int]) -> bytes:
+    """A solid-colour PNG (no imaging library needed for a test picture)."""
+    import struct
+    import zlib
+
+    row = b"\x00" + bytes(colour) * width
+    raw = zlib.compress(row * height, 9)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw)
+            + chunk(b"IEND", b""))
+
+
 def by_newest(records: list[Record]) -> list[Record]:
     return sorted(records, key=lambda r: (r.published_at, r.id), reverse=True)

@@ -19,11 +19,12 @@ import httpx
 import pytest
 
 from app import create_app
+from app.pipeline.images import store_image, url_key
 from app.record import Image, Record
 from app.store.db import Database
-from app.store.repository import RecordRepository
+from app.store.repository import EnrichmentRepository, RecordRepository
 from tests.conftest import NOW, ROOT, browser_env
-from tests.web.conftest import corpus, make_settings
+from tests.web.conftest import corpus, make_settings, png
 
 pytestmark = [
     pytest.mark.browser, pytest.mark.slow,
@@ -35,6 +36,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 SHOTS = ROOT / "test-artifacts" / "screenshots"
 WIDTHS = {"desktop": 1280, "phone": 390}
+COLOURS_RGB = [(122, 166, 194), (194, 154, 122), (143, 179, 154), (179, 143, 176)]
 COLOURS = ["#7aa6c2", "#c29a7a", "#8fb39a", "#b38fb0", "#c2b67a", "#7a8fc2"]
 
 
@@ -83,10 +85,18 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     _serve(images)
     image_base = f"http://127.0.0.1:{images.server_address[1]}"
     db = Database(f"sqlite:///{tmp / 'newsdesk.db'}")
+    data_dir = tmp / "var"
     with db.session() as session:
         repo = RecordRepository(session)
-        for record in corpus():
-            repo.save(_local_images(record, image_base), now=NOW)
+        cache = EnrichmentRepository(session)
+        for i, record in enumerate(corpus()):
+            record = _local_images(record, image_base)
+            repo.save(record, now=NOW)
+            for image in record.images[:1]:       # the site shows our copies only (issue 17)
+                data = png(480, 270, COLOURS_RGB[i % len(COLOURS_RGB)])
+                sha = store_image(data_dir, data, "png")
+                cache.save_cached_image(url_key(image.url), image.url, now=NOW, sha256=sha,
+                                        ext="png", width=480, height=270, size=len(data))
     from waitress import create_server
 
     app = create_app(make_settings(tmp), db)
