@@ -39,6 +39,7 @@ from app.store.reader import (
     ReaderRepository,
     Sort,
     Stamp,
+    TopicSummary,
 )
 from app.store.search import SearchRepository, catch_up
 from app.web import get_db, get_settings
@@ -275,7 +276,7 @@ def topics() -> Response:
     with reader() as repo:
         v = Versioned(repo)
         return page_response("topics", (), v.all_stamp(), lambda: render_template(
-            "site/topics.html", topics=v.topics()))
+            "site/topics.html", tree=topic_tree(v.topics())))
 
 
 @bp.get("/topics/<slug>/")
@@ -284,7 +285,7 @@ def topic(slug: str) -> Response:
     before = parse_cursor(sort)
     with reader() as repo:
         v = Versioned(repo)
-        found = v.get(("topic", slug), lambda: repo.topic_by_slug(slug))
+        found = find_topic(repo, v, slug)
         if found is None:
             abort(404, description=f"There is no topic '{slug}'.")
         stamp = v.get(("stamp", "topic", found.id), lambda: repo.topic_stamp(found.id))
@@ -293,9 +294,14 @@ def topic(slug: str) -> Response:
             page = story_page(lambda n: repo.topic_records(found.id, limit=n, before=before,
                                                            sort=sort), PAGE_SIZE, sort)
             related = v.get(("related-topics", found.id), lambda: repo.related_topics(found.id))
+            node = next((n for n in _walk(topic_tree(v.topics())) if n.topic.slug == slug),
+                        None)
+            parent = next((t for t in configured_topics() if t.name == topic_parents().get(
+                found.name)), None)
             return render_template(
                 "site/topic.html", topic=found, page=page, sort=sort, before=before,
-                related_topics=related,
+                related_topics=related, subtopics=node.children if node else (),
+                about=node.description if node else "", parent=parent,
                 topic_slugs=topic_links(repo, [r for g in page.groups for r in g.records]))
 
         return page_response("topic", (slug, sort, request.args.get("before", "")), stamp,
@@ -320,21 +326,73 @@ def latest() -> Response:
                              render)
 
 
-def topic_parents() -> dict[str, str]:
-    """Topic name -> its parent's name, from feeds/ (a card shows "AI in Healthcare", not
-    also "AI" which it implies).  Read once per app; a broken feeds/ means no tree."""
-    cache: dict[str, str] | None = current_app.extensions.get("newsdesk.topic_parents")
+def configured_topics() -> tuple[Any, ...]:
+    """The topics of feeds/ (name, slug, parent, description), read once per app: every one
+    has a page and feeds from the start, and they give the topic tree.  A feeds/ that cannot
+    be read leaves the site serving the topics of its records, flat."""
+    cache: tuple[Any, ...] | None = current_app.extensions.get("newsdesk.configured_topics")
     if cache is None:
         from app.sources import load_feeds
 
         try:
-            config = load_feeds(get_settings().feeds)
-            cache = {t.name: t.parent for t in config.topics if t.parent}
+            cache = load_feeds(get_settings().feeds).topics
         except Exception as exc:  # noqa: BLE001 - the site still serves without the tree
             log.warning("topics: feeds/ could not be read for the topic tree: %s", exc)
-            cache = {}
-        current_app.extensions["newsdesk.topic_parents"] = cache
+            cache = ()
+        current_app.extensions["newsdesk.configured_topics"] = cache
     return cache
+
+
+def topic_parents() -> dict[str, str]:
+    """Topic name -> its parent's name (a card shows "AI in Healthcare", not also "AI")."""
+    return {t.name: t.parent for t in configured_topics() if t.parent}
+
+
+def find_topic(repo: ReaderRepository, v: Versioned, slug: str) -> TopicSummary | None:
+    """The topic at `slug` if readers may see it: one with published stories, or one that
+    feeds/ configures (an empty page and feeds until its first story).  A topic found only on
+    records nobody published is not shown: its name alone could say too much."""
+    found: TopicSummary | None = v.get(("topic", slug), lambda: repo.topic_by_slug(slug))
+    if found is not None and found.count > 0:
+        return found
+    configured = next((t for t in configured_topics() if t.slug == slug), None)
+    if configured is None:
+        return None
+    return TopicSummary(found.id if found else -1, configured.name, configured.slug, 0)
+
+
+@dataclass(frozen=True)
+class TopicNode:
+    topic: TopicSummary
+    children: tuple[TopicNode, ...] = ()
+    description: str = ""
+
+
+def _walk(nodes: list[TopicNode] | tuple[TopicNode, ...]) -> Iterator[TopicNode]:
+    for n in nodes:
+        yield n
+        yield from _walk(n.children)
+
+
+def topic_tree(with_stories: list[TopicSummary]) -> list[TopicNode]:
+    """Every configured topic and every topic with published stories, children under their
+    parents (feeds/ order), the others after them by name."""
+    counts = {t.name: t for t in with_stories}
+    configured = configured_topics()
+    summaries = {t.name: counts.get(t.name) or TopicSummary(-1, t.name, t.slug, 0)
+                 for t in configured}
+    notes = {t.name: t.description for t in configured}
+    for t in with_stories:
+        summaries.setdefault(t.name, t)
+    parents = {t.name: t.parent for t in configured if t.parent in summaries}
+
+    def node(name: str) -> TopicNode:
+        kids = [n for n, p in parents.items() if p == name]
+        return TopicNode(summaries[name], tuple(node(k) for k in kids), notes.get(name, ""))
+
+    roots = [n for n in summaries if n not in parents]
+    extra = sorted((n for n in roots if n not in notes), key=str.lower)
+    return [node(n) for n in roots if n in notes] + [node(n) for n in extra]
 
 
 @bp.get("/items/<rid>")

@@ -39,7 +39,7 @@ from app.store.reader import ReaderRepository, Stamp, TopicSummary
 from app.web import get_settings
 from app.web.http import conditional, make_validator
 from app.web.markup import render_markdown, safe_url
-from app.web.public import Versioned, body_cache, reader, record_path
+from app.web.public import Versioned, body_cache, find_topic, reader, record_path
 
 bp = Blueprint("syndication", __name__)
 
@@ -210,7 +210,7 @@ def _feed(kind: str, topic_slug: str | None) -> Response:
         v = Versioned(repo)
         topic = None
         if topic_slug is not None:
-            topic = v.get(("topic", topic_slug), lambda: repo.topic_by_slug(topic_slug))
+            topic = find_topic(repo, v, topic_slug)
             if topic is None:
                 abort(404, description=f"There is no topic '{topic_slug}'.")
             stamp = v.get(("stamp", "topic", topic.id), lambda: repo.topic_stamp(topic.id))

@@ -185,6 +185,7 @@ def public_pages(site: dict[str, Any]) -> dict[str, str]:
     return {
         "front": "/", "topics": "/topics/", "topic": "/topics/ai-in-healthcare/",
         "topic-top": "/topics/ai-in-healthcare/?sort=hottest", "latest": "/latest/",
+        "topic-empty": "/topics/ai-in-robotics/",
         "record-image": f"/items/{rich.id}/{rich.slug}",
         "record-plain": f"/items/{plain.id}/{plain.slug}",
         "record-story": f"/items/{lead.id}/{lead.slug}",

@@ -171,3 +171,53 @@ def test_record_pages_carry_canonical_social_and_news_article_metadata(site: Sit
     assert data["@type"] == "NewsArticle" and data["url"] == page
     assert data["image"] == image and data["headline"].endswith(" again")
     assert data["publisher"]["name"] == record.provider.name
+
+
+FEEDS_YAML = """\
+topics:
+  - name: AI
+    slug: ai
+    match: {any: [artificial intelligence]}
+  - name: AI in Healthcare
+    slug: ai-in-healthcare
+    parent: AI
+    match: {any: [hospital]}
+  - name: Quiet Topic
+    slug: quiet-topic
+    parent: AI in Healthcare
+    description: Rare diseases found by machine learning.
+    match: {any: [quietness]}
+"""
+
+
+def test_a_configured_topic_has_a_page_and_feeds_before_its_first_story(
+        site: Site, tmp_path: Path) -> None:
+    import feedparser
+
+    from app import create_app
+    from tests.web.conftest import make_settings
+
+    feeds = tmp_path / "topics.yaml"
+    feeds.write_text(FEEDS_YAML, encoding="utf-8")
+    app = create_app(make_settings(tmp_path, feeds=feeds), site.db, TESTING=True)
+    client = app.test_client()
+    page = client.get("/topics/quiet-topic/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "No stories in this topic are published yet" in html
+    assert "Follows: Rare diseases found by machine learning." in html
+    assert 'href="/topics/quiet-topic/feed.xml"' in html
+    assert '› <a href="/topics/ai-in-healthcare/">AI in Healthcare</a>' in html
+    for name in ("feed.xml", "atom.xml"):
+        parsed = feedparser.parse(client.get(f"/topics/quiet-topic/{name}").data)
+        assert parsed.bozo == 0 and parsed.entries == []
+    parent = client.get("/topics/ai-in-healthcare/").get_data(as_text=True)
+    assert 'aria-label="Subtopics"' in parent and 'href="/topics/quiet-topic/"' in parent
+    tree = client.get("/topics/").get_data(as_text=True)
+    # the tree: Quiet Topic nested under AI in Healthcare, itself under AI
+    ai = tree.index('href="/topics/ai/"')
+    health = tree.index('href="/topics/ai-in-healthcare/"')
+    quiet = tree.index('href="/topics/quiet-topic/"')
+    assert ai < health < quiet
+    assert tree[health:quiet].count('<ul class="topic-tree topic-children">') == 1
+    assert "0 stories" in tree[quiet:quiet + 300]
