@@ -487,10 +487,28 @@ def search() -> Response:
         def render() -> str:
             results = SearchRepository(repo.session).search(query, page=page,
                                                             per_page=PAGE_SIZE)
+            fewer: list[str] = []
+            suggested: list[TopicSummary] = []
+            if not results.hits and query.strip():
+                fewer, suggested = search_suggestions(query, v.topics())
             return render_template("site/search.html", results=results, query=query,
-                                   max_page=MAX_SEARCH_PAGE)
+                                   max_page=MAX_SEARCH_PAGE, fewer=fewer,
+                                   suggested_topics=suggested)
 
         return page_response("search", (query, page), v.all_stamp(), render)
+
+
+def search_suggestions(query: str, topics: list[TopicSummary]
+                       ) -> tuple[list[str], list[TopicSummary]]:
+    """For a search without results: the same words less one (at most five), and the topics
+    whose names share a word with the query - else the largest topics."""
+    words = query.split()[:8]
+    fewer = [" ".join(words[:i] + words[i + 1:]) for i in range(len(words))] \
+        if len(words) > 1 else []
+    wanted = {w.strip('"-').lower() for w in words} - {"", "or", "and", "the", "of", "in"}
+    named = [t for t in topics if wanted & {w.lower() for w in t.name.split()}]
+    largest = sorted(topics, key=lambda t: -t.count)
+    return fewer[:5], (named or largest)[:6]
 
 
 @bp.get("/favicon.ico")

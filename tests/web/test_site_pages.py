@@ -221,3 +221,16 @@ def test_a_configured_topic_has_a_page_and_feeds_before_its_first_story(
     assert ai < health < quiet
     assert tree[health:quiet].count('<ul class="topic-tree topic-children">') == 1
     assert "0 stories" in tree[quiet:quiet + 300]
+
+
+def test_search_has_one_box_and_a_search_without_results_offers_a_way_on(site: Site) -> None:
+    html = site.client.get("/search?q=imaging+zzzqqq").get_data(as_text=True)
+    assert html.count('type="search"') == 1
+    assert "Try instead" in html
+    assert '<a href="/search?q=zzzqqq">zzzqqq</a>' in html
+    assert '<a href="/search?q=imaging">imaging</a>' in html
+    assert '<a href="/topics/medical-imaging/">Medical Imaging</a>' in html
+    hits = site.client.get("/search?q=imaging").get_data(as_text=True)
+    assert "Try instead" not in hits and 'class="result"' in hits
+    front = site.client.get("/").get_data(as_text=True)
+    assert front.count('type="search"') == 1
