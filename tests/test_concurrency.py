@@ -288,6 +288,8 @@ PUBLIC_PATHS = {
     "assets.cached": "/assets/images/cached/0123456789abcdef.jpg",
     "assets.logo": "/assets/images/organizations/example.com-50x50.jpg",
     "static": "/static/site.css",
+    "public.latest": "/latest/",                                        # issue 17
+    "assets.monogram": "/assets/images/monograms/example.com.svg",      # issue 17
 }
 EDITOR_PAGES = {
     "editor.queue": "/editor/", "editor.audit": "/editor/audit",

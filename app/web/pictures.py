@@ -58,11 +58,19 @@ def _held(image: Image) -> Picture | None:
         key = image.url[len(CACHED_ROUTE):]
     else:
         key = url_key(image.url)
-    with get_db().session() as session:
+    def read(session: Any) -> tuple[int | None, int | None] | None:
         row = EnrichmentRepository(session).cached_image(key)
-        if row is None or not row.sha256:
-            return None
-        width, height = row.width, row.height
+        return None if row is None or not row.sha256 else (row.width, row.height)
+
+    shared = g.get("newsdesk_reader")
+    if shared is not None:         # a public page: the request's own session (one connection)
+        held = read(shared.session)
+    else:
+        with get_db().session() as session:
+            held = read(session)
+    if held is None:
+        return None
+    width, height = held
     if not (width and height):
         width, height = image.width, image.height
     if not (width and height):

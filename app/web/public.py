@@ -66,9 +66,11 @@ RECORD_ID = re.compile(r"^[0-9a-f]{16}$")
 def reader() -> Iterator[ReaderRepository]:
     """Read-only queries for one request; the ORM session opens on the first query only."""
     repo = ReaderRepository(get_db().sessions)
+    g.newsdesk_reader = repo       # templates' image lookups share this request's connection
     try:
         yield repo
     finally:
+        g.pop("newsdesk_reader", None)
         repo.close()
 
 
