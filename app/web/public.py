@@ -228,7 +228,13 @@ def chip_topics(record: Record, current: str | None = None) -> list[str]:
     """A record's topics for its chips: by name, without the page's own topic and without a
     parent its child already implies ("AI" beside "AI in Healthcare")."""
     parents = topic_parents()
-    implied = {parents[name] for name in record.topics if name in parents}
+    implied: set[str] = set()
+    for name in record.topics:
+        seen = {name}
+        while name in parents and parents[name] not in seen:   # every ancestor, loop-safe
+            name = parents[name]
+            seen.add(name)
+            implied.add(name)
     return sorted((n for n in record.topics if n != current and n not in implied),
                   key=str.lower)
 

@@ -82,6 +82,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                                  clock=lambda: NOW)
     db = Database(f"sqlite:///{tmp / 'newsdesk.db'}")
     held = []
+    held_ids: set[str] = set()
     with db.session() as session:
         repo = RecordRepository(session)
         for i, record in enumerate(corpus()):
@@ -89,6 +90,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             repo.save(record, now=NOW)
             if record.images and i % 2 == 0:          # half the images held, half not yet
                 held.append((record.images[0].url, COLOURS[i % len(COLOURS)]))
+                held_ids.add(record.id)
         cache = EnrichmentRepository(session)
         for url, colour in held:
             data = png(320, 180, colour)
@@ -102,7 +104,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     threading.Thread(target=server.run, daemon=True).start()
     Publisher.seen.clear()
     yield {"base": f"http://127.0.0.1:{server.effective_port}", "third": third,
-           "story": story, "records": corpus()}
+           "story": story, "records": corpus(),
+           "held": held_ids}
     server.close()
     publisher.shutdown()
     publisher.server_close()
@@ -179,7 +182,8 @@ def check_page(driver: Any, base: str, path: str, name: str) -> None:
 
 def public_pages(site: dict[str, Any]) -> dict[str, str]:
     records: list[Record] = site["records"]
-    rich = next(r for r in records if r.published and r.images and r.related)
+    rich = next(r for r in records if r.published and r.related and r.id in site["held"])
+    unheld = next(r for r in records if r.published and r.images and r.id not in site["held"])
     plain = next(r for r in records if r.published and not r.images)
     lead = site["story"][0]
     return {
@@ -188,6 +192,7 @@ def public_pages(site: dict[str, Any]) -> dict[str, str]:
         "topic-empty": "/topics/ai-in-robotics/",
         "record-image": f"/items/{rich.id}/{rich.slug}",
         "record-plain": f"/items/{plain.id}/{plain.slug}",
+        "record-image-not-held": f"/items/{unheld.id}/{unheld.slug}",
         "record-story": f"/items/{lead.id}/{lead.slug}",
         "provider": f"/providers/{rich.provider.domain}/", "search": "/search?q=AI+model",
         "search-none": "/search?q=zzzqqq+nothingmatches",
@@ -195,8 +200,17 @@ def public_pages(site: dict[str, Any]) -> dict[str, str]:
 
 
 def test_public_pages_at_both_widths(chrome: Any, site: dict[str, Any]) -> None:
+    from selenium.webdriver.common.by import By
+
     for name, path in public_pages(site).items():
         check_page(chrome, site["base"], path, name)
+        if name == "record-image":          # our copy shows, sized as the cache says
+            image = chrome.find_element(By.CSS_SELECTOR, ".record-image img")
+            assert image.get_attribute("src").startswith(site["base"] + "/assets/images/cached/")
+            size = (image.get_dom_attribute("width"), image.get_dom_attribute("height"))
+            assert size == ("320", "180")
+        if name == "record-image-not-held":     # no copy yet: no image box at all
+            assert not chrome.find_elements(By.CSS_SELECTOR, ".record-image")
     assert Publisher.seen == [], "the publisher's server was called by the reader's browser"
 
 
