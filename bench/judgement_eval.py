@@ -107,8 +107,14 @@ def roc_auc(scores: Sequence[float], labels: Sequence[bool]) -> float:
 
 # --------------------------------------------------------------------------- the lexical system
 
+def window_days() -> int:
+    from app.pipeline.neighbours import WINDOW_DAYS
+
+    return WINDOW_DAYS
+
+
 def lexical_related(records: Sequence[Record]) -> dict[str, list[str]]:
-    index = StoryIndex(window_days=3)
+    index = StoryIndex(window_days=window_days())
     for r in sorted(records, key=lambda r: (r.published_at, r.id)):
         index.index_record(r)
     by_id = {r.id: r for r in records}
@@ -188,8 +194,12 @@ class Semantic:
         for r in records:
             window.add(r.id, vectors[r.web_url], r.published_at, topics=topics[r.web_url],
                        evidence_terms=evidence(r.title, r.excerpt))
+        index = StoryIndex(window_days=window_days())
+        for r in sorted(records, key=lambda r: (r.published_at, r.id)):
+            index.index_record(r)
         by_id = {r.id: r.web_url for r in records}
-        return {r.web_url: [by_id[n.record_id] for n in window.related(r.id)] for r in records}
+        return {r.web_url: [by_id[n.record_id] for n in window.related(
+            r.id, lexical=index.scores(r))] for r in records}
 
 
 SYSTEMS: dict[str, Callable[[Sequence[devset.DevRecord]],

@@ -390,6 +390,9 @@ def _relations(window: Mapping[str, Record], vectors: Mapping[str, FloatArray]
                ) -> tuple[Callable[[str], list[Match]], Mapping[str, Sequence[str]]]:
     """Related matches of a record and story groups, by meaning (vectors) or lexically."""
     ordered = sorted(window.values(), key=lambda r: (r.published_at, r.id))
+    index = StoryIndex(window_days=WINDOW_DAYS)
+    for r in ordered:
+        index.index_record(r)
     if vectors:
         vw = VectorWindow(DIM)
         for r in ordered:
@@ -397,11 +400,9 @@ def _relations(window: Mapping[str, Record], vectors: Mapping[str, FloatArray]
                    evidence_terms=evidence(r.title, r.excerpt))
 
         def by_meaning(rid: str) -> list[Match]:
-            return [Match(n.record_id, n.score, n.same_story) for n in vw.related(rid)]
+            return [Match(n.record_id, n.score, n.same_story)
+                    for n in vw.related(rid, lexical=index.scores(window[rid]))]
         return _cached(by_meaning), story_groups(vw)
-    index = StoryIndex(window_days=WINDOW_DAYS)
-    for r in ordered:
-        index.index_record(r)
     groups: dict[str, Sequence[str]] = {}
     for cluster in story_clusters(ordered):
         for r in cluster:
