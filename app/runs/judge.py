@@ -11,8 +11,9 @@ batches), in this order:
    specific rule matched, the classifier of meaning (`topicmodel.decide`) whose examples are the
    topics' descriptions and example headlines and the newest stored records that carry topics;
    a record imported from a file (no source) keeps the topics it came with unless `redo`;
-3. quality, where empty (all with `redo`): provider priors learned from the stored records'
-   qualities, shrunk towards feeds/providers.yaml;
+3. quality, for fetched records and where empty (all with `redo`): provider priors learned
+   from the stored records' qualities, shrunk towards feeds/providers.yaml; item signals and
+   the page's text (after enrichment) decide the rest;
 4. publishing, after quality and topics: the auto-publish rules of feeds/ decide a fetched
    record's `published` with its scored quality and final topics; an editor's decision
    (published, unpublished, hidden) is never touched, nor a record with no known source;
@@ -217,7 +218,10 @@ class _Run:
             else:
                 topics = record.topics
         quality = record.quality
-        if quality is None or self.redo:
+        # a fetched record's stored quality is its provider's prior (ingestion) or an older
+        # score: it is scored again with its item signals and page text; an imported record's
+        # quality stands unless `redo` (issue 14)
+        if quality is None or self.redo or source is not None:
             main = (read_private(record, self.keyring) or {}).get("mainText")
             quality = score_quality(record, self.priors.get(record.provider.domain.lower(),
                                                             DEFAULT_PRIOR),
