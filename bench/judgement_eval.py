@@ -155,6 +155,8 @@ class Semantic:
         self.embedder, self.text = embedder, record_text
         self.config = load_feeds(ROOT / "feeds")
         self.classifier = Classifier(self.config.topics)
+        self.keep = {t.name: t.keep_threshold for t in self.config.topics
+                     if t.keep_threshold is not None}
         names = tuple(t.name for t in self.config.topics)
         self.model = TopicModel(dim=384, topics=names,
                                 thresholds={t.name: t.threshold for t in self.config.topics
@@ -183,7 +185,7 @@ class Semantic:
         for r in records:
             ruled = self.classifier.classify(title=r.title, excerpt=r.excerpt)
             specific = decide(ruled, self.model.scores(vectors[r.web_url]),
-                              self.model.thresholds, known=known)
+                              self.model.thresholds, known=known, keep=self.keep)
             out[r.web_url] = set(self.classifier.with_parents(specific))
         self._topics = out
         return out

@@ -172,6 +172,8 @@ class _Run:
         self.db, self.now, self.config, self.embedder = db, now, config, embedder
         self.keyring, self.priors, self.redo, self.report = keyring, priors, redo, report
         self.classifier = Classifier(config.topics)
+        self.keep = {t.name: t.keep_threshold for t in config.topics
+                     if t.keep_threshold is not None}
         self.examples = examples
         self._topic_examples: list[tuple[FloatArray, tuple[str, ...]]] | None = None
 
@@ -248,7 +250,8 @@ class _Run:
                                              defaults=defaults)
         if vector is None or model is None:
             return rules
-        specific = decide(rules, model.scores(vector), model.thresholds)
+        specific = decide(rules, model.scores(vector), model.thresholds, known=model.known(),
+                          keep=self.keep)
         return self.classifier.with_parents(specific)
 
     # ------------------------------------------------------------------ vectors and examples
