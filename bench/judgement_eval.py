@@ -14,8 +14,11 @@ quality: ROC AUC of the stored quality as a score for `published` (records that 
 from __future__ import annotations
 
 import argparse
+import atexit
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import types
 from collections import Counter
@@ -125,8 +128,9 @@ def lexical_related(records: Sequence[Record]) -> dict[str, list[str]]:
             for r in records}
 
 
-def rules_topics(records: Sequence[Record]) -> dict[str, set[str]]:
-    classifier = Classifier(load_feeds(ROOT / "feeds").topics)
+def rules_topics(records: Sequence[Record], feeds: Path = ROOT / "feeds"
+                 ) -> dict[str, set[str]]:
+    classifier = Classifier(load_feeds(feeds).topics)
     return {r.web_url: set(classifier.classify(title=r.title, excerpt=r.excerpt))
             for r in records}
 
@@ -145,7 +149,8 @@ class Semantic:
     rules where one matches and by the classifier of meaning elsewhere (its examples: the TUNING
     part's records and feeds/topics.yaml), related lists from app/pipeline/neighbours.py."""
 
-    def __init__(self, tuning: Sequence[devset.DevRecord]) -> None:
+    def __init__(self, tuning: Sequence[devset.DevRecord], feeds: Path = ROOT / "feeds"
+                 ) -> None:
         from app.pipeline.embed import load_embedder, record_text
         from app.pipeline.topicmodel import TopicModel
 
@@ -153,7 +158,7 @@ class Semantic:
         if embedder is None:
             raise SystemExit("the embedding model is not installed (see README)")
         self.embedder, self.text = embedder, record_text
-        self.config = load_feeds(ROOT / "feeds")
+        self.config = load_feeds(feeds)
         self.classifier = Classifier(self.config.topics)
         self.keep = {t.name: t.keep_threshold for t in self.config.topics
                      if t.keep_threshold is not None}
@@ -271,21 +276,28 @@ def previous_lexical(rev: str) -> Relater:
 
 
 def add_baselines(rev: str) -> None:
-    """The same run's named baseline: `related` of main at `rev` (topics and quality are
-    today's code, unchanged by the related work)."""
+    """The same run's named baseline: `related` and feeds/ (topic rules, providers) of main
+    at `rev`; the code of topics and quality is today's (fed with those feeds, it decides as
+    main did: no keep thresholds there)."""
     try:
         lexical = previous_lexical(rev)
         old_neighbours = module_at(rev, "app/pipeline/neighbours.py")
+        feeds = Path(tempfile.mkdtemp(prefix="baseline-feeds-"))
+        atexit.register(shutil.rmtree, feeds, True)
+        for name in ("topics.yaml", "providers.yaml", "sources.yaml"):
+            (feeds / name).write_bytes(subprocess.run(
+                ["git", "-C", str(ROOT), "show", f"{rev}:feeds/{name}"],
+                capture_output=True, check=True).stdout)
     except (subprocess.CalledProcessError, OSError) as exc:
         print(f"(no baseline of revision {rev}: {exc})")
         return
 
     def semantic(tuning: Sequence[devset.DevRecord]) -> tuple[Relater, Topicer, Scorer]:
-        system = Semantic(tuning)
+        system = Semantic(tuning, feeds)
         return (lambda records: system.related_by(old_neighbours, records, lambda r: {}),
                 system.topics, learned_quality(tuning))
-    SYSTEMS[f"baseline: lexical of main {rev}"] = lambda _tuning: (lexical, rules_topics,
-                                                                   prior_quality)
+    SYSTEMS[f"baseline: lexical of main {rev}"] = lambda _tuning: (
+        lexical, lambda records: rules_topics(records, feeds), prior_quality)
     SYSTEMS[f"baseline: semantic of main {rev}"] = semantic
 
 
