@@ -5,7 +5,8 @@ A file may hold any of these top-level lists:
 
     sources:      name, url; optional provider, topics, interval, enabled, kind, type
     topics:       name; optional slug, parent, match {any, all, exclude, case_sensitive, fields},
-                  description, examples (headlines), threshold (0-1, of the classifier of meaning)
+                  description, examples (headlines), threshold (0-1, of the classifier of meaning),
+                  keep_threshold (0-1: a rule's match scored below it is dropped)
     providers:    domain, name; optional quality (the provider's prior), aliases
     auto-publish: rules; each may name source(s) (by name, or by feed URL for a source an
                   editor added), topic, kind and min_quality
@@ -73,6 +74,8 @@ class Topic:
     description: str = ""
     examples: tuple[str, ...] = ()
     threshold: float | None = None       # the classifier's score needed; None: its default
+    # issue 14: the classifier's score below which a match of this topic's rule is dropped
+    keep_threshold: float | None = None
 
 
 @dataclass(frozen=True)
@@ -307,17 +310,22 @@ def _load_topic(f: _File, node: _LineDict, where: str) -> Topic:
     if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", slug):
         raise f.error(f"a slug is lower-case letters, digits and dashes, got {slug!r}", node,
                       "slug", f"{where}.slug")
-    threshold = node.get("threshold")
-    if threshold is not None and (isinstance(threshold, bool)
-                                  or not isinstance(threshold, int | float)
-                                  or not 0 <= threshold <= 1):
-        raise f.error(f"expected a number from 0 to 1, got {threshold!r}", node, "threshold",
-                      f"{where}.threshold")
+    threshold, keep = (_unit(f, node, key, where) for key in ("threshold", "keep_threshold"))
     return Topic(name=name, slug=slug, parent=f.text(node, "parent", where),
                  rule=_load_rule(f, node.get("match"), f"{where}.match"),
                  description=f.text(node, "description", where) or "",
                  examples=f.strings(node, "examples", where),
-                 threshold=None if threshold is None else float(threshold))
+                 threshold=threshold, keep_threshold=keep)
+
+
+def _unit(f: _File, node: _LineDict, key: str, where: str) -> float | None:
+    """An optional number from 0 to 1 (a score of the classifier of meaning)."""
+    value = node.get(key)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
+                              or not 0 <= value <= 1):
+        raise f.error(f"expected a number from 0 to 1, got {value!r}", node, key,
+                      f"{where}.{key}")
+    return None if value is None else float(value)
 
 
 def _load_provider(f: _File, node: _LineDict, where: str) -> ProviderInfo:

@@ -2,7 +2,7 @@
 predictor of `published`, and heat's recency, on the development set's TEST part (bench/devset.py),
 beside the lexical/rules-only judgements of the same run.
 
-    .venv/bin/python bench/judgement_eval.py [--part test|tune|all]
+    .venv/bin/python bench/judgement_eval.py [--detail] [--baseline REV]
 
 related: for each record, the records of the same part its judgement lists, against the family's
 related lists restricted to records present in the part (pairs, micro-averaged).
@@ -14,12 +14,18 @@ quality: ROC AUC of the stored quality as a score for `published` (records that 
 from __future__ import annotations
 
 import argparse
+import atexit
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
+import types
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -107,8 +113,14 @@ def roc_auc(scores: Sequence[float], labels: Sequence[bool]) -> float:
 
 # --------------------------------------------------------------------------- the lexical system
 
+def window_days() -> int:
+    from app.pipeline.neighbours import WINDOW_DAYS
+
+    return WINDOW_DAYS
+
+
 def lexical_related(records: Sequence[Record]) -> dict[str, list[str]]:
-    index = StoryIndex(window_days=3)
+    index = StoryIndex(window_days=window_days())
     for r in sorted(records, key=lambda r: (r.published_at, r.id)):
         index.index_record(r)
     by_id = {r.id: r for r in records}
@@ -116,8 +128,9 @@ def lexical_related(records: Sequence[Record]) -> dict[str, list[str]]:
             for r in records}
 
 
-def rules_topics(records: Sequence[Record]) -> dict[str, set[str]]:
-    classifier = Classifier(load_feeds(ROOT / "feeds").topics)
+def rules_topics(records: Sequence[Record], feeds: Path = ROOT / "feeds"
+                 ) -> dict[str, set[str]]:
+    classifier = Classifier(load_feeds(feeds).topics)
     return {r.web_url: set(classifier.classify(title=r.title, excerpt=r.excerpt))
             for r in records}
 
@@ -136,7 +149,8 @@ class Semantic:
     rules where one matches and by the classifier of meaning elsewhere (its examples: the TUNING
     part's records and feeds/topics.yaml), related lists from app/pipeline/neighbours.py."""
 
-    def __init__(self, tuning: Sequence[devset.DevRecord]) -> None:
+    def __init__(self, tuning: Sequence[devset.DevRecord], feeds: Path = ROOT / "feeds"
+                 ) -> None:
         from app.pipeline.embed import load_embedder, record_text
         from app.pipeline.topicmodel import TopicModel
 
@@ -144,8 +158,10 @@ class Semantic:
         if embedder is None:
             raise SystemExit("the embedding model is not installed (see README)")
         self.embedder, self.text = embedder, record_text
-        self.config = load_feeds(ROOT / "feeds")
+        self.config = load_feeds(feeds)
         self.classifier = Classifier(self.config.topics)
+        self.keep = {t.name: t.keep_threshold for t in self.config.topics
+                     if t.keep_threshold is not None}
         names = tuple(t.name for t in self.config.topics)
         self.model = TopicModel(dim=384, topics=names,
                                 thresholds={t.name: t.threshold for t in self.config.topics
@@ -174,22 +190,33 @@ class Semantic:
         for r in records:
             ruled = self.classifier.classify(title=r.title, excerpt=r.excerpt)
             specific = decide(ruled, self.model.scores(vectors[r.web_url]),
-                              self.model.thresholds, known=known)
+                              self.model.thresholds, known=known, keep=self.keep)
             out[r.web_url] = set(self.classifier.with_parents(specific))
         self._topics = out
         return out
 
     def related(self, records: Sequence[Record]) -> dict[str, list[str]]:
-        from app.pipeline.neighbours import VectorWindow, evidence
+        from app.pipeline import neighbours
 
-        topics = self._topics or self.topics(records)
+        index = StoryIndex(window_days=window_days())
+        for r in sorted(records, key=lambda r: (r.published_at, r.id)):
+            index.index_record(r)
+        return self.related_by(neighbours, records,
+                               lambda r: {"lexical": index.scores(r)})
+
+    def related_by(self, neighbours: Any, records: Sequence[Record],
+                   extra: Callable[[Record], dict[str, Any]]) -> dict[str, list[str]]:
+        """Related lists from a `neighbours` module (today's, or another revision's)."""
+        topics = (self._topics if all(r.web_url in self._topics for r in records)
+                  else self.topics(records))
         vectors = self.vectors(records)
-        window = VectorWindow(384)
+        window = neighbours.VectorWindow(384)
         for r in records:
             window.add(r.id, vectors[r.web_url], r.published_at, topics=topics[r.web_url],
-                       evidence_terms=evidence(r.title, r.excerpt))
+                       evidence_terms=neighbours.evidence(r.title, r.excerpt))
         by_id = {r.id: r.web_url for r in records}
-        return {r.web_url: [by_id[n.record_id] for n in window.related(r.id)] for r in records}
+        return {r.web_url: [by_id[n.record_id] for n in window.related(r.id, **extra(r))]
+                for r in records}
 
 
 SYSTEMS: dict[str, Callable[[Sequence[devset.DevRecord]],
@@ -221,45 +248,124 @@ def _semantic(tuning: Sequence[devset.DevRecord]) -> tuple[Relater, Topicer, Sco
 SYSTEMS["semantic (embeddings + rules)"] = _semantic
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--part", default="test", choices=["test", "tune", "all"])
-    args = parser.parse_args()
-    every = devset.load()
-    records = [r for r in every if args.part == "all" or r.part == args.part]
-    counts = Counter(t for r in every for t in r.record.topics)
-    taxonomy = sorted(t for t, n in counts.items() if n >= MIN_TOPIC_RECORDS)
+BASELINE_REV = "e36723d"     # main before this branch's related changes (issue 14)
+
+
+def module_at(rev: str, path: str) -> types.ModuleType:
+    """A module of Newsdesk as it was at git revision `rev` (the named baseline)."""
+    source = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:{path}"],
+                            capture_output=True, check=True).stdout.decode("utf-8")
+    name = f"baseline_{rev}_{Path(path).stem}"
+    module = types.ModuleType(name)
+    sys.modules[name] = module
+    exec(compile(source, f"{rev}:{path}", "exec"), module.__dict__)
+    return module
+
+
+def previous_lexical(rev: str) -> Relater:
+    old = module_at(rev, "app/pipeline/relate.py")
+
+    def relater(records: Sequence[Record]) -> dict[str, list[str]]:
+        index = old.StoryIndex(window_days=3)
+        for r in sorted(records, key=lambda r: (r.published_at, r.id)):
+            index.index_record(r)
+        by_id = {r.id: r for r in records}
+        return {r.web_url: [by_id[m.record_id].web_url for m in index.query_record(r)]
+                for r in records}
+    return relater
+
+
+def add_baselines(rev: str) -> None:
+    """The same run's named baseline: `related` and feeds/ (topic rules, providers) of main
+    at `rev`; the code of topics and quality is today's (fed with those feeds, it decides as
+    main did: no keep thresholds there)."""
+    try:
+        lexical = previous_lexical(rev)
+        old_neighbours = module_at(rev, "app/pipeline/neighbours.py")
+        feeds = Path(tempfile.mkdtemp(prefix="baseline-feeds-"))
+        atexit.register(shutil.rmtree, feeds, True)
+        for name in ("topics.yaml", "providers.yaml", "sources.yaml"):
+            (feeds / name).write_bytes(subprocess.run(
+                ["git", "-C", str(ROOT), "show", f"{rev}:feeds/{name}"],
+                capture_output=True, check=True).stdout)
+    except (subprocess.CalledProcessError, OSError) as exc:
+        print(f"(no baseline of revision {rev}: {exc})")
+        return
+
+    def semantic(tuning: Sequence[devset.DevRecord]) -> tuple[Relater, Topicer, Scorer]:
+        system = Semantic(tuning, feeds)
+        return (lambda records: system.related_by(old_neighbours, records, lambda r: {}),
+                system.topics, learned_quality(tuning))
+    SYSTEMS[f"baseline: lexical of main {rev}"] = lambda _tuning: (
+        lexical, lambda records: rules_topics(records, feeds), prior_quality)
+    SYSTEMS[f"baseline: semantic of main {rev}"] = semantic
+
+
+def best_cut(quality: dict[str, float], records: Sequence[devset.DevRecord]) -> float:
+    """The quality from which auto-publishing agrees most with `published` (tuning part)."""
+    labelled = [r for r in records if r.record.published is not None]
+    cuts = sorted({quality[r.url] for r in labelled})
+    return max(cuts, key=lambda c: sum((quality[r.url] >= c) == bool(r.record.published)
+                                       for r in labelled)) if cuts else 0.0
+
+
+def report(name: str, part: str, records: Sequence[devset.DevRecord], relater: Relater,
+           topicer: Topicer, scorer: Scorer, taxonomy: Sequence[str], cut: float | None,
+           detail: bool) -> float:
     plain = [r.record for r in records]
     labelled = [r for r in records if r.record.published is not None]
-    print(f"development set: {len(every)} records; part {args.part!r}: {len(records)} "
-          f"({sum(1 for r in records if r.related_urls)} with related lists, "
-          f"{len(labelled)} with `published`); taxonomy of {len(taxonomy)} topics")
-    tuning = [r for r in every if r.part == "tune"]
+    rel = related_score(records, relater(plain))
+    tops = topic_scores(records, topicer(plain), taxonomy)
+    micro = PRF(sum(s.tp for s in tops.values()), sum(s.fp for s in tops.values()),
+                sum(s.fn for s in tops.values()))
+    present = [s for s in tops.values() if s.tp + s.fn]      # topics the part carries
+    macro = sum(s.f1 for s in present) / len(present)
+    quality = scorer(plain)
+    auc = roc_auc([quality[r.url] for r in labelled],
+                  [bool(r.record.published) for r in labelled])
+    cut = best_cut(quality, records) if cut is None else cut
+    accuracy = (sum((quality[r.url] >= cut) == bool(r.record.published) for r in labelled)
+                / len(labelled)) if labelled else float("nan")
+    health = tops.get("AI in Healthcare", PRF())
+    print(f"{name:38s} {part:4s} related P {rel.precision:.2f} R {rel.recall:.2f} | topics "
+          f"micro {micro.f1:.2f} macro {macro:.2f} health {health.f1:.2f} | quality AUC "
+          f"{auc:.2f} publish acc {accuracy:.2f} (q>={cut:.0f})")
+    if detail:
+        print(f"    related pairs: {rel.tp} found, {rel.fp} extra, {rel.fn} missed")
+        for topic in taxonomy:
+            s = tops[topic]
+            print(f"    {topic:28s} P {s.precision:.2f} R {s.recall:.2f} F1 {s.f1:.2f} "
+                  f"(gold {s.tp + s.fn})")
+    return cut
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--detail", action="store_true", help="per-topic figures (test part)")
+    parser.add_argument("--baseline", default=BASELINE_REV,
+                        help="git revision whose related judgements are the named baseline")
+    args = parser.parse_args()
+    every = devset.load()
+    parts = {p: [r for r in every if r.part == p] for p in ("tune", "test")}
+    counts = Counter(t for r in every for t in r.record.topics)
+    taxonomy = sorted(t for t, n in counts.items() if n >= MIN_TOPIC_RECORDS)
+    for part, records in parts.items():
+        print(f"part {part}: {len(records)} records ({sum(1 for r in records if r.related_urls)}"
+              f" with related lists, {sum(1 for r in records if r.record.published is not None)}"
+              f" with `published`)")
+    print(f"taxonomy of {len(taxonomy)} topics; targets on TEST: related P>=0.90 R>=0.70, "
+          "topics micro>=0.85 macro>=0.70 health>=0.90, quality AUC>=0.85")
+    print("tune: the part thresholds were chosen on (and the topic examples come from: its "
+          "topic figures are optimistic); test: the acceptance figures\n")
+    add_baselines(args.baseline)
+    tuning = parts["tune"]
     for name, build in SYSTEMS.items():
         started = time.perf_counter()
         relater, topicer, scorer = build(tuning)
-        found_topics = topicer(plain)
-        rel = related_score(records, relater(plain))
-        tops = topic_scores(records, found_topics, taxonomy)
-        micro = PRF(sum(s.tp for s in tops.values()), sum(s.fp for s in tops.values()),
-                    sum(s.fn for s in tops.values()))
-        present = [s for s in tops.values() if s.tp + s.fn]      # topics the part carries
-        macro = sum(s.f1 for s in present) / len(present)
-        quality = scorer(plain)
-        auc = roc_auc([quality[r.url] for r in labelled],
-                      [bool(r.record.published) for r in labelled])
-        health = tops.get("AI in Healthcare", PRF())
-        print(f"\n== {name}  ({time.perf_counter() - started:.1f} s)")
-        print(f"related:  precision {rel.precision:.2f}  recall {rel.recall:.2f}  "
-              f"(pairs: {rel.tp} found, {rel.fp} extra, {rel.fn} missed)   "
-              f"target P>=0.90 R>=0.70")
-        print(f"topics:   micro F1 {micro.f1:.2f}  macro F1 {macro:.2f}  AI in Healthcare F1 "
-              f"{health.f1:.2f}   target micro>=0.85 macro>=0.70 health>=0.90")
-        for topic in taxonomy:
-            s = tops[topic]
-            print(f"          {topic:28s} P {s.precision:.2f} R {s.recall:.2f} F1 {s.f1:.2f} "
-                  f"(gold {s.tp + s.fn})")
-        print(f"quality:  ROC AUC for published {auc:.2f}   target >= 0.85")
+        cut = report(name, "tune", tuning, relater, topicer, scorer, taxonomy, None, False)
+        report(name, "test", parts["test"], relater, topicer, scorer, taxonomy, cut,
+               args.detail)
+        print(f"    ({time.perf_counter() - started:.1f} s)")
 
 
 if __name__ == "__main__":

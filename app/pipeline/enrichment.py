@@ -40,6 +40,7 @@ from app.pipeline.page import PageInfo, enrich_record, read_page
 from app.pipeline.score import DEFAULT_PRIOR, NOT_SCORED, score_quality
 from app.record import Image, Record, format_datetime
 from app.secured import Keyring, write_private
+from app.sources import load_feeds
 from app.store.db import Database
 from app.store.repository import EnrichmentRepository, RecordRepository, to_db_time
 
@@ -242,6 +243,8 @@ def enrich_new_records(db: Database, settings: Settings, now: datetime,
     all).  `priors`: provider domain -> quality prior."""
     report = EnrichReport()
     keyring = keyring or load_keyring(db, settings, now=now)
+    if priors is None:          # one place for the priors: feeds/providers.yaml (issue 14)
+        priors = {p.domain: p.quality for p in load_feeds(settings.feeds).providers}
     with db.session() as session:
         if ids is None:
             ids = EnrichmentRepository(session).enrichment_due(now=now, limit=limit, redo=redo)

@@ -35,9 +35,10 @@ __all__ = ["MAX_RELATED", "Neighbour", "VectorWindow", "evidence", "shared_evide
            "story_groups"]
 
 MAX_RELATED = 21           # the family's lists run to 21 entries
-WINDOW_DAYS = 3            # related records lie within this many days of each other
-RELATED_MIN = 0.40         # cosine + topic agreement at or above which a record is related
+WINDOW_DAYS = 4            # related records lie within this many days (the family: up to 4-5)
+RELATED_MIN = 0.45         # cosine + topic and lexical agreement at or above which: related
 TOPIC_WEIGHT = 0.2
+LEXICAL_WEIGHT = 1.0       # weight of relate.py's lexical score (shared names, IDF-weighted)
 SAME_STORY = 0.62          # cosine at or above which shared evidence makes one story
 SURE_STORY = 0.80          # cosine at or above which two reports are one story on their own
 GENERIC_TOPICS = frozenset({"AI"})
@@ -144,16 +145,21 @@ class VectorWindow:
         return cosine >= SAME_STORY and shared_evidence(self._evidence[a],
                                                         self._evidence[b]) >= 1
 
-    def related(self, record_id: str, limit: int = MAX_RELATED) -> list[Neighbour]:
+    def related(self, record_id: str, limit: int = MAX_RELATED,
+                lexical: Mapping[str, float] | None = None) -> list[Neighbour]:
         """The records of the window related to `record_id`: same story first, then the
-        closest, best first."""
+        closest, best first.  `lexical`: the lexical scores of its candidates (record id ->
+        `StoryIndex.scores`), added with `LEXICAL_WEIGHT`: paraphrases that keep the names
+        ("Sora", "OpenAI") but change every other word need both signals (issue 14)."""
+        lexical = lexical or {}
         number = self._numbers.get(record_id)
         if number is None:
             return []
         rows, cosines = self._scores(number)
         found = []
         for row, cosine in zip(rows.tolist(), cosines.tolist(), strict=True):
-            score = cosine + TOPIC_WEIGHT * self._topic_agreement(number, row)
+            score = (cosine + TOPIC_WEIGHT * self._topic_agreement(number, row)
+                     + LEXICAL_WEIGHT * lexical.get(self._ids[row], 0.0))
             same = self._same_story(number, row, cosine)
             if score >= RELATED_MIN or same:
                 found.append(Neighbour(self._ids[row], round(score, 4), same))

@@ -348,7 +348,10 @@ def normalize_entry(entry: ParsedEntry, *, feed: ParsedFeed, source: FeedSource,
                                 title=clean_text(img.title or "") or None))
     topics = classifier.classify(title=title, excerpt=excerpt, text=text,
                                  defaults=source.topics)
-    published = any(rule.matches(source, topics, prior) for rule in config.auto_publish)
+    # a rule that asks for a quality waits for a real score: the judge run decides it after
+    # enrichment (issue 14); the provider's prior is no score of this item
+    published = any(rule.matches(source, topics, prior) for rule in config.auto_publish
+                    if rule.min_quality is None)
     record = Record(
         category="news", title=title, excerpt=excerpt, published_at=_published(entry, now),
         original_url=link.strip(), web_url=web_url, type=_type(entry, source), quality=prior,

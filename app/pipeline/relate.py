@@ -29,11 +29,11 @@ from app.record import Record, Related
 __all__ = ["Match", "StoryIndex", "record_terms", "relate", "related_entries", "terms"]
 
 SAME_STORY = 0.48        # score at or above which two records tell the same story
-SIMILAR_STORY = 0.28     # ... and at or above which they are closely similar
-MAX_RELATED = 5
+SIMILAR_STORY = 0.08     # ... and at or above which related (chosen on the dev set's tuning part)
+MAX_RELATED = 21       # the family's related lists run to 21 entries (issue 14)
 QUERY_TERMS = 14         # most significant terms of a record looked up in the index
 POSTING_CAP = 150        # a day's list of a term longer than this is too common to be a clue
-MIN_SHARED = 3           # candidates must share this many looked-up terms
+MIN_SHARED = 2           # candidates must share this many looked-up terms
 EXCERPT_WORDS = 60
 IDF_POWER = 2.0          # squared IDF: rare terms (names, places, figures) dominate the score
 
@@ -161,20 +161,24 @@ class StoryIndex:
 
     def query(self, words: Iterable[str], published_at: datetime, *,
               title_words: Iterable[str] = (), exclude: str | None = None,
-              limit: int = MAX_RELATED) -> list[Match]:
-        """Records of the window similar to these terms, same-story matches first."""
+              limit: int = MAX_RELATED, floor: float = SIMILAR_STORY,
+              min_shared: int = MIN_SHARED) -> list[Match]:
+        """Records of the window similar to these terms, same-story matches first (`floor`
+        and `min_shared`: lower them to get the lexical score of weaker candidates too)."""
         all_ids = self._term_ids(words, create=False)
         return self.query_signature(all_ids, _day(published_at),
                                     self._term_ids(title_words, create=False) or all_ids,
-                                    exclude=exclude, limit=limit)
+                                    exclude=exclude, limit=limit, floor=floor,
+                                    min_shared=min_shared)
 
     def query_signature(self, term_ids: tuple[int, ...], day: int,
                         title_ids: tuple[int, ...] = (), *, exclude: str | None = None,
-                        limit: int = MAX_RELATED) -> list[Match]:
+                        limit: int = MAX_RELATED, floor: float = SIMILAR_STORY,
+                        min_shared: int = MIN_SHARED) -> list[Match]:
         if not term_ids:
             return []
         weights = {tid: self._idf(tid) for tid in term_ids}
-        looked_up = sorted(term_ids, key=weights.__getitem__, reverse=True)[:QUERY_TERMS]
+        looked_up = self._clues(term_ids, weights, exclude)
         shared: Counter[int] = Counter()
         for d in range(day - self.window_days, day + self.window_days + 1):
             of_day = self._postings.get(d)
@@ -190,14 +194,24 @@ class StoryIndex:
         total = sum(weights.values())
         scored: list[tuple[float, int]] = []
         for number, count in shared.items():
-            if count < MIN_SHARED or number == skip:
+            if count < min_shared or number == skip:
                 continue
             score = (self._jaccard(weights, total, self._docs[number])
                      + self._title_overlap(title, title_total, self._titles[number])) / 2
-            if score >= SIMILAR_STORY:
+            if score >= floor:
                 scored.append((score, number))
         scored.sort(key=lambda item: (-item[0], self._ids[item[1]]))
         return [Match(self._ids[n], round(s, 4), s >= SAME_STORY) for s, n in scored[:limit]]
+
+    def _clues(self, term_ids: tuple[int, ...], weights: dict[int, float],
+               exclude: str | None) -> list[int]:
+        """The terms worth looking up: the most significant of those that occur in some OTHER
+        record.  A record's rarest terms usually occur nowhere else ("unleash", "teamer"), and
+        looking them up finds nothing; the names its coverage shares ("sora", "openai") are the
+        rarest of the terms seen at least once more (issue 14)."""
+        floor = 2 if exclude is not None and exclude in self._numbers else 1
+        shared = [tid for tid in term_ids if tid < len(self._df) and self._df[tid] >= floor]
+        return sorted(shared, key=lambda tid: (-weights[tid], tid))[:QUERY_TERMS]
 
     def _jaccard(self, weights: dict[int, float], total: float, other: tuple[int, ...]) -> float:
         """IDF-weighted Jaccard similarity of the query's terms and another record's."""
@@ -232,9 +246,17 @@ class StoryIndex:
         self.add(record.id, record_terms(record.title, record.excerpt), record.published_at,
                  terms(record.title))
 
-    def query_record(self, record: Record, limit: int = MAX_RELATED) -> list[Match]:
+    def query_record(self, record: Record, limit: int = MAX_RELATED, *,
+                     floor: float = SIMILAR_STORY, min_shared: int = MIN_SHARED) -> list[Match]:
         return self.query(record_terms(record.title, record.excerpt), record.published_at,
-                          title_words=terms(record.title), exclude=record.id, limit=limit)
+                          title_words=terms(record.title), exclude=record.id, limit=limit,
+                          floor=floor, min_shared=min_shared)
+
+    def scores(self, record: Record) -> dict[str, float]:
+        """Lexical score of every candidate sharing a looked-up term with `record` (id ->
+        score): the evidence of words beside the vectors' (neighbours.py)."""
+        return {m.record_id: m.score for m in self.query_record(
+            record, limit=len(self), floor=0.0, min_shared=1)}
 
 
 def related_entries(record: Record, matches: Sequence[Match],
@@ -256,5 +278,6 @@ def related_entries(record: Record, matches: Sequence[Match],
 
 
 def relate(record: Record, index: StoryIndex, records: Mapping[str, Record]) -> tuple[Related, ...]:
-    """Up to five related entries of `record` from the indexed `records` (same story first)."""
+    """Up to MAX_RELATED related entries of `record` from the indexed `records` (same story
+    first)."""
     return related_entries(record, index.query_record(record), records)

@@ -106,7 +106,8 @@ class TopicModel:
 def decide(rule_topics: Sequence[str], scores: Mapping[str, float],
            thresholds: Mapping[str, float] | None = None, *,
            known: Iterable[str] | None = None,
-           generic: Iterable[str] = ("AI",)) -> tuple[str, ...]:
+           generic: Iterable[str] = ("AI",),
+           keep: Mapping[str, float] | None = None) -> tuple[str, ...]:
     """The specific topics of a record.
 
     Where rules matched, the rules decide, and the model only arbitrates between them: of the
@@ -115,11 +116,17 @@ def decide(rule_topics: Sequence[str], scores: Mapping[str, float],
     machine learning is a Microsoft story, not a machine-learning one); matched topics it does
     not know are all kept.  Where no rule matched, the model gives its best topic when the score
     reaches that topic's threshold.  Generic topics ("AI") are never candidates: parents come
-    from the classifier."""
+    from the classifier.  `keep` (per topic, calibrated on the development set's tuning part
+    by bench/calibrate_topics.py): a rule-matched topic the model knows and scores below its
+    keep threshold is dropped first (a rule that matched a word out of context)."""
     general = set(generic)
+    knows = set(scores) if known is None else set(known)
+    keep = keep or {}
+    dropped = {t for t in rule_topics if t not in general and t in knows
+               and scores.get(t, 0.0) < keep.get(t, 0.0)}
+    rule_topics = tuple(t for t in rule_topics if t not in dropped)
     specific = [t for t in rule_topics if t not in general]
     if specific:
-        knows = set(scores) if known is None else set(known)
         ranked = sorted((t for t in specific if t in knows), key=lambda t: -scores.get(t, 0.0))
         kept = set(ranked[:1]) | {t for t in ranked[1:] if scores.get(t, 0.0) >= KEEP_SECOND}
         kept |= {t for t in specific if t not in knows}

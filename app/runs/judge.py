@@ -11,8 +11,9 @@ batches), in this order:
    specific rule matched, the classifier of meaning (`topicmodel.decide`) whose examples are the
    topics' descriptions and example headlines and the newest stored records that carry topics;
    a record imported from a file (no source) keeps the topics it came with unless `redo`;
-3. quality, where empty (all with `redo`): provider priors learned from the stored records'
-   qualities, shrunk towards feeds/providers.yaml;
+3. quality, for fetched records and where empty (all with `redo`): provider priors learned
+   from the stored records' qualities, shrunk towards feeds/providers.yaml; item signals and
+   the page's text (after enrichment) decide the rest;
 4. publishing, after quality and topics: the auto-publish rules of feeds/ decide a fetched
    record's `published` with its scored quality and final topics; an editor's decision
    (published, unpublished, hidden) is never touched, nor a record with no known source;
@@ -171,6 +172,8 @@ class _Run:
         self.db, self.now, self.config, self.embedder = db, now, config, embedder
         self.keyring, self.priors, self.redo, self.report = keyring, priors, redo, report
         self.classifier = Classifier(config.topics)
+        self.keep = {t.name: t.keep_threshold for t in config.topics
+                     if t.keep_threshold is not None}
         self.examples = examples
         self._topic_examples: list[tuple[FloatArray, tuple[str, ...]]] | None = None
 
@@ -217,7 +220,10 @@ class _Run:
             else:
                 topics = record.topics
         quality = record.quality
-        if quality is None or self.redo:
+        # a fetched record's stored quality is its provider's prior (ingestion) or an older
+        # score: it is scored again with its item signals and page text; an imported record's
+        # quality stands unless `redo` (issue 14)
+        if quality is None or self.redo or source is not None:
             main = (read_private(record, self.keyring) or {}).get("mainText")
             quality = score_quality(record, self.priors.get(record.provider.domain.lower(),
                                                             DEFAULT_PRIOR),
@@ -244,7 +250,8 @@ class _Run:
                                              defaults=defaults)
         if vector is None or model is None:
             return rules
-        specific = decide(rules, model.scores(vector), model.thresholds)
+        specific = decide(rules, model.scores(vector), model.thresholds, known=model.known(),
+                          keep=self.keep)
         return self.classifier.with_parents(specific)
 
     # ------------------------------------------------------------------ vectors and examples
@@ -390,6 +397,9 @@ def _relations(window: Mapping[str, Record], vectors: Mapping[str, FloatArray]
                ) -> tuple[Callable[[str], list[Match]], Mapping[str, Sequence[str]]]:
     """Related matches of a record and story groups, by meaning (vectors) or lexically."""
     ordered = sorted(window.values(), key=lambda r: (r.published_at, r.id))
+    index = StoryIndex(window_days=WINDOW_DAYS)
+    for r in ordered:
+        index.index_record(r)
     if vectors:
         vw = VectorWindow(DIM)
         for r in ordered:
@@ -397,11 +407,9 @@ def _relations(window: Mapping[str, Record], vectors: Mapping[str, FloatArray]
                    evidence_terms=evidence(r.title, r.excerpt))
 
         def by_meaning(rid: str) -> list[Match]:
-            return [Match(n.record_id, n.score, n.same_story) for n in vw.related(rid)]
+            return [Match(n.record_id, n.score, n.same_story)
+                    for n in vw.related(rid, lexical=index.scores(window[rid]))]
         return _cached(by_meaning), story_groups(vw)
-    index = StoryIndex(window_days=WINDOW_DAYS)
-    for r in ordered:
-        index.index_record(r)
     groups: dict[str, Sequence[str]] = {}
     for cluster in story_clusters(ordered):
         for r in cluster:
