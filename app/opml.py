@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.utils import format_datetime
 from typing import Any
@@ -259,9 +259,15 @@ def plan_import(doc: OpmlDocument, *, followed: Iterable[str], topics: Iterable[
     to_add: list[OpmlFeed] = []
     chosen: dict[str, tuple[str, ...]] = {}
     for feed in doc.feeds:
+        wanted = [*feed.folders, *feed.categories]
+        names = tuple(dict.fromkeys(known[w.lower()] for w in wanted if w.lower() in known))
         if feed.url in seen:
-            lines.append(ImportLine(feed.line, SKIPPED, feed.url, feed.name or "",
-                                    f"a duplicate of line {seen[feed.url]}"))
+            message = f"a duplicate of line {seen[feed.url]}"
+            more = tuple(n for n in names if n not in chosen.get(feed.url, names))
+            if feed.url in chosen and more:       # the same feed in two folders: both topics
+                chosen[feed.url] = (*chosen[feed.url], *more)
+                message += f", whose default topics now include {', '.join(more)}"
+            lines.append(ImportLine(feed.line, SKIPPED, feed.url, feed.name or "", message))
             continue
         seen[feed.url] = feed.line
         if feed.url in already:
@@ -272,13 +278,13 @@ def plan_import(doc: OpmlDocument, *, followed: Iterable[str], topics: Iterable[
         if reason:
             lines.append(ImportLine(feed.line, REFUSED, feed.url, feed.name or "", reason))
             continue
-        wanted = [*feed.folders, *feed.categories]
-        names = tuple(dict.fromkeys(known[w.lower()] for w in wanted if w.lower() in known))
         unknown = [w for w in dict.fromkeys(wanted) if w.lower() not in known]
         message = (f"no topic named {', '.join(repr(u) for u in unknown)}" if unknown else "")
         lines.append(ImportLine(feed.line, ADDED, feed.url, feed.name or "", message, names))
         to_add.append(feed)
         chosen[feed.url] = names
+    lines = [replace(line, topics=chosen[line.url]) if line.outcome == ADDED else line
+             for line in lines]
     lines.sort(key=lambda line: line.line)
     return ImportPlan(tuple(lines), tuple(to_add), chosen)
 

@@ -98,6 +98,18 @@ def test_feedly_duplicate_in_a_second_folder_is_skipped_with_its_line(desk: Desk
            "no topic named 'Health IT'" in result.output
 
 
+def test_a_feed_in_two_folders_gets_both_topics(desk: Desk) -> None:
+    result = desk.load(opml('<outline text="AI">\n <outline text="One" xmlUrl="https://k.example/rss"/>\n'
+                            '</outline>\n<outline text="Regulation">\n'
+                            ' <outline text="One again" xmlUrl="https://k.example/rss"/>\n'
+                            '</outline>'))
+    lines = result.output.splitlines()
+    assert "line 6: added https://k.example/rss (One) topics: AI, Regulation" in lines
+    assert ("line 9: skipped https://k.example/rss (One again): a duplicate of line 6, whose "
+            "default topics now include Regulation") in lines
+    assert desk.sources()["https://k.example/rss"][1] == ("AI", "Regulation")
+
+
 def test_round_trip_export_then_import_into_an_empty_database(tmp_path: Path) -> None:
     first = Desk(tmp_path / "a", feeds=ROOT / "feeds")
     (tmp_path / "a").mkdir()
