@@ -1,12 +1,13 @@
 """OPML of sources (issue 20): read what feed readers export, decide what to add, and write
 every source back out.  Pure functions, no IO: app/source_exchange.py applies them to the store.
 
-Reading is hardened against hostile files: lxml never resolves entities, never touches the
-network, keeps libxml2's limits on depth and text size (`huge_tree` off), and a file with a
-DOCTYPE is refused, so neither external entities (XXE) nor entity expansion (billion laughs)
-can do anything.  A file that is not XML at all is one OpmlError naming its line; everything
-wrong with single outlines (no xmlUrl, a web page only, a bad URL, a duplicate) is a line of
-the report and the rest of the file still imports.
+Reading is hardened against hostile files: a file with a DOCTYPE or an entity declaration is
+refused before parsing, so neither external entities (XXE) nor entity expansion (billion
+laughs) can do anything; behind that, lxml reads no external entity and never the network
+(`resolve_entities=False`, `no_network`, no DTD loaded), and keeps libxml2's limits on depth,
+text size and entity amplification (`huge_tree` off).  A file that is not XML at all is one
+OpmlError naming its line; everything wrong with single outlines (no xmlUrl, a web page
+only, a bad URL, a duplicate) is a line of the report and the rest of the file still imports.
 
 Real files are messy, so the reader accepts: outlines nested in folders at any depth (the
 folder path is kept), `type="rss"` missing, `xmlUrl` in any letter case (`xmlurl`, `xmlURL`),

@@ -298,3 +298,22 @@ def test_private_addresses_are_refused_like_add_a_source(tmp_path: Path) -> None
                for line in out)
     assert "line 7: added https://93.184.216.34/rss.xml (Public)" in out
     assert list(desk.sources()) == ["https://93.184.216.34/rss.xml"]
+
+
+def test_the_parser_itself_reads_no_file_and_refuses_entity_bombs(tmp_path: Path) -> None:
+    """Behind the DOCTYPE refusal, lxml as configured reads no external entity (in text or
+    in an attribute) and libxml2 refuses an entity bomb (defence in depth)."""
+    from lxml import etree
+
+    from app.opml import _parser
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET", encoding="utf-8")
+    xxe = (f'<!DOCTYPE opml [<!ENTITY x SYSTEM "file://{secret}">]>'
+           '<opml><body><outline text="t">&x;</outline></body></opml>').encode()
+    root = etree.fromstring(xxe, _parser())
+    assert b"TOP-SECRET" not in etree.tostring(root, method="text")
+    bomb = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10 if i else "lol"}">' for i in range(10))
+    with pytest.raises(etree.XMLSyntaxError, match="amplification"):
+        etree.fromstring(f'<!DOCTYPE opml [{bomb}]><opml><body><outline text="&l9;"/>'
+                         "</body></opml>".encode(), _parser())
