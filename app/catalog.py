@@ -50,3 +50,7 @@ class IngestCatalog:
     def topic_rules(self) -> Mapping[str, TopicRule]:
         return {t.name: TopicRule.from_feed_rule(t.name, t.rule)
                 for t in self.feeds().topics if not t.rule.empty}
+
+    def topic_names(self) -> list[str]:
+        """The topics of feeds/ (issue 20: an OPML folder of that name is a default topic)."""
+        return [t.name for t in self.feeds().topics]

@@ -434,6 +434,52 @@ def token_revoke(ctx: Context, token_id: int) -> None:
         repo.audit("cli", "token_revoke", "token", str(token_id), now=ctx.settings.clock())
     click.echo(f"revoked token {token_id}")
 
+# --------------------------------------------------------------------------- OPML of sources
+
+@main.group("sources")
+def sources_group() -> None:
+    """Sources in and out as OPML (Feedly, Inoreader, Miniflux, FreshRSS...)."""
+
+
+@sources_group.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_ctx
+def sources_import(ctx: Context, path: Path) -> None:
+    """Add the feeds of an OPML file as sources; one line per outline, then a summary."""
+    from app.catalog import IngestCatalog
+    from app.errors import OpmlError
+    from app.opml import MAX_OPML_BYTES
+    from app.source_exchange import import_opml, url_checker
+
+    size = path.stat().st_size
+    if size > MAX_OPML_BYTES:
+        raise OpmlError(f"the file is {size:,} bytes; at most {MAX_OPML_BYTES:,} are read",
+                        path=str(path))
+    db = ctx.db()
+    plan = import_opml(db, IngestCatalog(db, ctx.settings), path.read_bytes(), path=str(path),
+                       by="cli", now=ctx.settings.clock(),
+                       check=url_checker(allow_private=ctx.settings.allow_private_networks))
+    for line in plan.lines:
+        click.echo(line.text())
+    click.echo(plan.summary())
+
+
+@sources_group.command("export")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of standard output.")
+@pass_ctx
+def sources_export(ctx: Context, output: Path | None) -> None:
+    """Write every source (feeds/ and editors' additions) as OPML 2.0, by default topic."""
+    from app.catalog import IngestCatalog
+    from app.source_exchange import export_opml
+
+    db = ctx.db()
+    data = export_opml(db, IngestCatalog(db, ctx.settings), now=ctx.settings.clock())
+    if output is None:
+        click.echo(data, nl=False)
+    else:
+        output.write_bytes(data)
+
 
 def _tolerant_streams() -> None:
     """Under an ASCII locale (LANG unset or naming a locale the machine lacks), a title with

@@ -108,6 +108,10 @@ SETTINGS: dict[str, Setting] = {
     "heat_interval": Setting("NEWSDESK_HEAT_INTERVAL", "900",
                              "seconds between recomputations of heat by the worker (heat "
                              "decays with time); 0 turns them off"),
+    # WebSub (issue 20)
+    "websub_hub": Setting("NEWSDESK_WEBSUB_HUB", "",
+                          "URL of a WebSub hub that RSS and Atom feeds advertise (atom:link "
+                          "rel=hub and the Link header); empty means none"),
 }
 
 
@@ -148,6 +152,7 @@ class Settings:
     # "now" for every command, job and page (app/clock.py); not an environment variable itself,
     # but NEWSDESK_NOW freezes it
     clock: Clock = field(default=system_clock, compare=False, repr=False)
+    websub_hub: str = ""                 # issue 20: the hub RSS and Atom feeds advertise
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -178,6 +183,11 @@ class Settings:
                 raise ConfigError(f"expected an ISO 8601 instant: {exc}", key="NEWSDESK_NOW") \
                     from None
         values.update(overrides)
+        hub = str(values.get("websub_hub") or "").strip()
+        if hub and (not hub.lower().startswith(("http://", "https://"))
+                    or any(c.isspace() or c in '<>"' for c in hub)):
+            raise ConfigError(f"expected an http:// or https:// URL, got {hub[:100]!r}",
+                              key="NEWSDESK_WEBSUB_HUB")
         if not values["database_url"]:
             values["database_url"] = default_database_url(Path(str(values["data_dir"])))
         return cls(**values)  # type: ignore[arg-type]

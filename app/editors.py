@@ -322,6 +322,8 @@ class SourceCatalog(Protocol):
 
     def topic_rules(self) -> Mapping[str, TopicRule]: ...
 
+    def topic_names(self) -> list[str]: ...
+
 
 class EmptyCatalog:
     def configured(self) -> list[ConfiguredSource]:
@@ -332,3 +334,6 @@ class EmptyCatalog:
 
     def topic_rules(self) -> Mapping[str, TopicRule]:
         return {}
+
+    def topic_names(self) -> list[str]:
+        return []

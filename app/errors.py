@@ -2,6 +2,7 @@
 
     NewsdeskError                 root: catch this to handle anything Newsdesk raises on purpose
      +-- ConfigError              a NEWSDESK_* setting or a feeds/*.yaml file is wrong
+     +-- OpmlError                an OPML file cannot be read at all (names the file, the line)
      +-- RecordError              a record file or value is wrong (names file, field, line)
      +-- StoreError               the database refused or is not at the expected schema
      +-- FetchError               a source could not be fetched or parsed (names the feed URL)
@@ -34,6 +35,16 @@ class ConfigError(NewsdeskError):
         if key:
             where = f"{where}: {key}" if where else key
         super().__init__(f"{where}: {message}" if where else message)
+
+
+class OpmlError(NewsdeskError):
+    """An OPML file that cannot be read at all (not XML, not OPML, too big, a DTD); problems
+    of single outlines are reported per line instead (app/opml.py)."""
+
+    def __init__(self, message: str, *, path: str = "", line: int | None = None) -> None:
+        self.message, self.path, self.line = message, path, line
+        where = (path or "OPML") + (f":{line}" if line else "")
+        super().__init__(f"{where}: {message}")
 
 
 class RecordError(NewsdeskError):

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 TICK = 30.0
 ENRICH_BATCH = 100     # records whose pages one enrichment pass reads at most
 STOP_GRACE = 5.0       # seconds the jobs in flight get to finish after SIGTERM/SIGINT
+WEBSUB_TICK = 15.0     # seconds between WebSub runs: a change reaches the hub within a minute
 
 
 class Worker:
@@ -51,6 +52,13 @@ class Worker:
         if settings.heat_interval > 0:
             self.scheduler.add_job(self.heat_pass, "interval", seconds=settings.heat_interval,
                                    id="heat", max_instances=1, coalesce=True)
+        if settings.websub_hub.strip():            # issue 20: tell the hub what changed
+            from app.websub import HubPinger
+
+            self.pinger = HubPinger(db, settings)
+            self.scheduler.add_job(self.websub_pass, "interval", seconds=WEBSUB_TICK,
+                                   id="websub", max_instances=1, coalesce=True,
+                                   next_run_time=system_clock())
 
     def enrich_pass(self) -> None:
         """Read the pages of new records (and due retries), then relate and heat them."""
@@ -67,6 +75,18 @@ class Worker:
             return
         if report.enriched or report.retry_later or report.gave_up:
             log.info("enrichment: %s", report.summary())
+
+    def websub_pass(self) -> None:
+        """Announce to the WebSub hub the feeds that changed since the last run."""
+        if self.stopping.is_set():
+            return
+        try:
+            report = self.pinger.run(self.settings.clock())
+        except Exception:
+            log.exception("the WebSub pass failed")
+            return
+        if report.pinged or report.failed:
+            log.info("WebSub: %s", report.summary())
 
     def heat_pass(self) -> None:
         """Recompute the heat of recent stories: it decays with time even when nothing new

@@ -299,6 +299,34 @@ EDITOR_PAGES = {
 }
 
 
+def case_import_opml(ctx: Ctx) -> None:
+    """Twenty uploads of the same OPML at once (issue 20): each feed is added once."""
+    client, token = signed_in(ctx.server, "root")
+    urls = [f"http://127.0.0.1:9/opml-{i}.xml" for i in range(3)]
+    data = ('<opml version="2.0"><body>' + "".join(
+        f'<outline text="F{i}" xmlUrl="{u}"/>' for i, u in enumerate(urls))
+        + "</body></opml>").encode()
+    codes = at_once(N, lambda i: client.post("/editor/sources/import", data={
+        "csrf_token": token}, files={"opml": ("s.opml", data, "text/x-opml")}))
+    no_5xx(codes, "POST /editor/sources/import")
+    with ctx.db.session() as s:
+        added = [x.url for x in EditorSettingsRepository(s).sources() if x.added]
+        entries = s.execute(select(AuditRow).where(AuditRow.action == "source_import")).all()
+    assert sorted(added) == urls and len(entries) == 1, Counter(codes)
+
+
+def case_export_opml(ctx: Ctx) -> None:
+    client, _ = signed_in(ctx.server)
+    codes = at_once(N, lambda i: client.get("/editor/sources/export.opml"))
+    assert codes == [200] * N, Counter(codes)
+
+
+def case_api_openapi(ctx: Ctx) -> None:
+    api = _api(ctx)
+    codes = at_once(N, lambda i: api.get("/openapi.json"))
+    assert codes == [200] * N, Counter(codes)
+
+
 def case_pages(ctx: Ctx) -> None:
     """Every page a reader or a signed-in editor reads: twenty at once each, no 5xx."""
     anonymous = httpx.Client(base_url=ctx.server.base, timeout=60)
@@ -327,6 +355,9 @@ CASES: dict[tuple[str, str], Callable[[Ctx], None]] = {
     ("POST", "editor_api.decide_one"): case_api_decide_one,
     ("PATCH", "editor_api.edit"): case_api_patch,
     ("POST", "editor_api.edit"): case_api_post_edit,
+    ("POST", "editor_feeds.import_sources"): case_import_opml,          # issue 20
+    ("GET", "editor_feeds.export_sources"): case_export_opml,
+    ("GET", "editor_api.openapi"): case_api_openapi,
 }
 for _endpoint in (*PUBLIC_PATHS, *EDITOR_PAGES):
     CASES[("GET", _endpoint)] = case_pages

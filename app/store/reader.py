@@ -345,3 +345,20 @@ class ReaderRepository:
                                  if sort == "hottest" else None)
         return Page(records=tuple(records), next_cursor=next_cursor)
 
+
+
+def public_feed_stamps(session: Session) -> dict[str, str]:
+    """What the public feeds show, in a token per feed: "" for the feed of everything, the
+    slug for a topic's (issue 20, WebSub).  Only public records count, so editing a queued
+    record changes no token; a topic with nothing public has no entry."""
+    last, count = func.max(RecordRow.updated_at), func.count()
+    everything = session.execute(select(last, count).where(public_condition())).one()
+    out = {"": f"{everything[0]}|{everything[1]}"} if everything[1] else {}
+    rows = session.execute(
+        select(TopicRow.slug, last, count)
+        .join(RecordTopicRow, RecordTopicRow.topic_id == TopicRow.id)
+        .join(RecordRow, RecordRow.id == RecordTopicRow.record_id)
+        .where(public_condition()).group_by(TopicRow.slug))
+    for slug, when, n in rows:
+        out[slug] = f"{when}|{n}"
+    return out

@@ -10,16 +10,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.wrappers import Response
 
 from app.auth import Editor, token_hash
-from app.editors import changes_from, clean_action, clean_ids, queue_filter
+from app.editors import (
+    ACTIONS,
+    MAX_BULK,
+    MAX_EXCERPT,
+    MAX_NOTES,
+    MAX_TITLE,
+    MAX_TOPICS,
+    QUEUE_STATES,
+    SORTS,
+    changes_from,
+    clean_action,
+    clean_ids,
+    queue_filter,
+)
 from app.errors import EditError
 from app.record import Record, format_datetime
 from app.store.editorial import EditorialRepository
 from app.web import get_db
+from app.web.apidoc import Operation, openapi_document, operation, spec_of, validate_body
 from app.web.editor_base import keyring, now
 from app.web.editor_feeds import source_hosts
 
@@ -67,8 +81,16 @@ def unrouted() -> tuple[Response, int] | None:
     return None
 
 
+def _spec_here() -> Operation | None:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return spec_of(view) if view is not None else None
+
+
 @bp.before_request
 def authenticate() -> tuple[Response, int] | None:
+    spec = _spec_here()
+    if spec is not None and spec.public:
+        return None
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -79,6 +101,14 @@ def authenticate() -> tuple[Response, int] | None:
         return _error("the API token is unknown, revoked, or its user is disabled", 401)
     g.api_editor = editor
     return None
+
+
+@bp.before_request
+def validate() -> None:
+    """The body checked against the schema its route documents (app/web/apidoc.py)."""
+    spec = _spec_here()
+    if spec is not None and spec.body is not None and request.method in ("POST", "PATCH"):
+        validate_body(spec, _json())
 
 
 @bp.after_request
@@ -114,7 +144,33 @@ def record_json(record: Record, state: str, version: str) -> dict[str, Any]:
     }
 
 
+RID = {"type": "string", "pattern": "^[0-9a-f]{16}$", "description": "a record id"}
+ACTION = {"type": "string", "enum": list(ACTIONS)}
+EXAMPLE_ID = "c3be9ade67a5fc30"
+NOT_FOUND = {404: "no record has that id", 401: "no valid token"}
+
+
+@bp.route("/openapi.json", methods=["GET"])
+@operation(summary="This document (OpenAPI 3.1)", responses={401: "no valid token"},
+           result="Document", example={"params": {}})
+def openapi() -> Response:
+    from importlib.metadata import version
+
+    return jsonify(openapi_document(current_app, PREFIX, version=version("newsdesk")))
+
+
 @bp.route("/queue", methods=["GET"])
+@operation(summary="A page of the queue, or of the records in another state",
+           responses={400: "an unknown state or sort, or a number that is not one",
+                      401: "no valid token"},
+           query={"state": {"type": "string", "enum": list(QUEUE_STATES)},
+                  "sort": {"type": "string", "enum": list(SORTS)},
+                  "q": {"type": "string"}, "topic": {"type": "string"},
+                  "provider": {"type": "string"}, "source": {"type": "string"},
+                  "quality": {"type": "integer", "minimum": 0},
+                  "page": {"type": "integer", "minimum": 1},
+                  "per_page": {"type": "integer", "minimum": 1, "maximum": 200}},
+           result="Queue", example={"params": {}, "query": "state=all&sort=best&per_page=5"})
 def queue() -> Response:
     """Same filters as the queue page: state, q, topic, provider, source, quality, sort,
     page, per_page."""
@@ -128,6 +184,9 @@ def queue() -> Response:
 
 
 @bp.route("/records/<rid>", methods=["GET"])
+@operation(summary="One record with its state, notes, original values and version",
+           params={"rid": RID}, responses=NOT_FOUND,
+           example={"params": {"rid": EXAMPLE_ID}})
 def record(rid: str) -> Response:
     keys = keyring()
     with get_db().session() as s:
@@ -150,18 +209,47 @@ def _decide(action_text: str, ids_value: Any) -> Response:
 
 
 @bp.route("/records/<action>", methods=["POST"])
+@operation(summary="Publish, unpublish or hide records (all or none)",
+           params={"action": ACTION}, responses={**NOT_FOUND, 400: "a bad body or action"},
+           body={"type": "object", "additionalProperties": False, "properties": {
+               "ids": {"description": f"record ids, at most {MAX_BULK}",
+                       "oneOf": [{"type": "array", "items": {"type": "string"}},
+                                 {"type": "string"}]}}},
+           required=("ids",), result="Decision",
+           example={"params": {}, "body": {"ids": [EXAMPLE_ID]}})
 def decide_many(action: str) -> Response:
     """POST /editor/api/records/publish {"ids": [...]} (also unpublish, hide)."""
     return _decide(action, _json().get("ids"))
 
 
 @bp.route("/records/<rid>/<action>", methods=["POST"])
+@operation(summary="Publish, unpublish or hide one record", params={"rid": RID,
+                                                                    "action": ACTION},
+           responses=NOT_FOUND, result="Decision",
+           example={"params": {"rid": EXAMPLE_ID}})
 def decide_one(rid: str, action: str) -> Response:
     return _decide(action, [rid])
 
 
 @bp.route("/records/<rid>", methods=["PATCH"])
 @bp.route("/records/<rid>/edit", methods=["POST"])
+@operation(summary="Edit title, excerpt, topics or notes, guarded by the version from GET",
+           params={"rid": RID},
+           responses={**NOT_FOUND, 400: "a bad field, or no version",
+                      409: "the record changed since its version was read"},
+           body={"type": "object", "additionalProperties": False, "properties": {
+               "title": {"type": "string", "description": f"one line, at most {MAX_TITLE}"},
+               "excerpt": {"type": "string", "description": f"at most {MAX_EXCERPT}"},
+               "topics": {"description": f"at most {MAX_TOPICS} names, a list or "
+                                         "comma-separated text",
+                          "oneOf": [{"type": "array", "items": {"type": "string"}},
+                                    {"type": "string"}]},
+               "notes": {"type": "string", "description": f"at most {MAX_NOTES}"},
+               "version": {"type": ["string", "null"],
+                           "description": "from GET /records/{rid} (null: missing)"}}},
+           required=("version",),
+           example={"params": {"rid": EXAMPLE_ID},
+                    "body": {"topics": ["AI"], "version": "<version from GET>"}})
 def edit(rid: str) -> Response:
     """Change title, excerpt, topics (a list) or notes; `version` (from GET, required) guards
     against overwriting someone else's change."""

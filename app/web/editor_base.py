@@ -194,5 +194,10 @@ HTTP_MESSAGES = {
 
 def http_error(exc: HTTPException) -> tuple[str, int]:
     status = exc.code or 500
+    if status == 413 and request.endpoint == "editor_feeds.import_sources":   # issue 20
+        limit = (current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
+        return error_page(f"The OPML file is larger than the {limit} MB this form accepts; "
+                          "nothing was imported. Import it with `newsdesk sources import "
+                          "FILE.opml` instead.", 413, "opml")
     return error_page(HTTP_MESSAGES.get(status, exc.description or "Something went wrong."),
                       status)

@@ -24,14 +24,20 @@ from app.editors import (
     clean_topics,
     merge_sources,
 )
-from app.errors import BlockedAddressError, ConfigError
+from app.errors import BlockedAddressError, ConfigError, OpmlError
 from app.pipeline.netguard import InvalidHostError, check_url
 from app.record import Record
 from app.store.editor_settings import EditorSettingsRepository
 from app.store.editorial import EditorialRepository
 from app.topicrules import TopicChange, TopicRule, record_text, rule_from_form, topic_changes
 from app.web import get_db, get_settings
-from app.web.editor_base import current_editor, editor_blueprint, login_required, now
+from app.web.editor_base import (
+    admin_required,
+    current_editor,
+    editor_blueprint,
+    login_required,
+    now,
+)
 
 bp = editor_blueprint("editor_feeds", __name__)
 PREVIEW_RECORDS = 500
@@ -163,6 +169,50 @@ def change_source() -> Response:
     flash(f"{message} {url}." if changed else f"Nothing changed for {url}.",
           "success" if changed else "info")
     return redirect(url_for("editor_feeds.sources"))
+
+
+# --------------------------------------------------------------------------- OPML (issue 20)
+
+@bp.route("/sources/import", methods=["POST"])
+@admin_required
+def import_sources() -> Any:
+    """Adds the feeds of an uploaded OPML file, like `newsdesk sources import`; the page
+    then lists what became of every outline.  The upload is capped by MAX_CONTENT_LENGTH
+    (413 with a page that says so)."""
+    from app.source_exchange import import_opml, url_checker
+
+    editor = current_editor()
+    upload = request.files.get("opml")
+    views, problem = source_views()
+    name = (upload.filename or "upload.opml") if upload else ""
+    try:
+        if upload is None or not name:
+            raise EditError("choose an OPML file to import", field="opml")
+        plan = import_opml(get_db(), catalog(), upload.read(), path=name[:200], by=editor.name,
+                           now=now(),
+                           check=url_checker(allow_private=get_settings().allow_private_networks))
+    except (EditError, OpmlError, ConfigError) as exc:
+        error = exc if isinstance(exc, EditError) else EditError(str(exc), field="opml")
+        return render_template("editor/sources.html", error=error, form={}, sources=views,
+                               feeds_error=problem), error.status
+    views, problem = source_views()
+    return render_template("editor/sources.html", sources=views, form={}, feeds_error=problem,
+                           imported=plan, imported_name=name)
+
+
+@bp.route("/sources/export.opml", methods=["GET"])
+@login_required
+def export_sources() -> Response:
+    from app.source_exchange import export_opml
+
+    try:
+        data = export_opml(get_db(), catalog(), now=now())
+    except ConfigError as exc:
+        raise EditError(f"feeds/ could not be read, so no export was made: {exc}",
+                        status=500) from None
+    return Response(data, content_type="text/x-opml; charset=utf-8", headers={
+        "Content-Disposition": 'attachment; filename="newsdesk-sources.opml"',
+        "Cache-Control": "no-store"})
 
 
 # --------------------------------------------------------------------------- topics

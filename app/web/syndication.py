@@ -95,6 +95,7 @@ class FeedInfo:
                             if topic else SITE_DESCRIPTION)
         self.home = absolute(f"/topics/{topic.slug}/" if topic else "/")
         self.self_url = absolute(feed_urls(topic)[kind])
+        self.hub = get_settings().websub_hub.strip()
 
 
 def _article_link(record: Record) -> str:
@@ -122,6 +123,8 @@ def _generator(info: FeedInfo, kind: str) -> FeedGenerator:
     fg.id(info.home)
     fg.title(info.title)
     fg.link(href=info.self_url, rel="self")
+    if info.hub:
+        fg.link(href=info.hub, rel="hub")           # Atom only: RSS gets it in render_xml
     fg.link(href=info.home, rel="alternate")
     fg.description(rss_html(info.description) if kind == "rss" else info.description)
     fg.language("en")
@@ -167,7 +170,27 @@ def render_xml(info: FeedInfo, records: tuple[Record, ...], kind: str) -> bytes:
     for record in records:
         _entry(fg, record, kind)
     data: bytes = fg.rss_str(pretty=False) if kind == "rss" else fg.atom_str(pretty=False)
+    if kind == "rss" and info.hub:
+        data = _with_rss_hub(data, info.hub)
     return data
+
+
+def _with_rss_hub(data: bytes, hub: str) -> bytes:
+    """feedgen writes only rel=self as an RSS channel's atom:link: add rel=hub after it
+    (WebSub, issue 20)."""
+    from lxml import etree
+
+    root = etree.fromstring(data, etree.XMLParser(resolve_entities=False, no_network=True))
+    channel = root.find("channel")
+    atom = "http://www.w3.org/2005/Atom"
+    self_link = channel.find(f"{{{atom}}}link")
+    link = etree.Element(f"{{{atom}}}link", href=hub, rel="hub")
+    if self_link is not None:
+        self_link.addnext(link)
+    else:
+        channel.append(link)
+    out: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    return out
 
 
 def render_json(info: FeedInfo, records: tuple[Record, ...]) -> bytes:
@@ -228,7 +251,13 @@ def _feed(kind: str, topic_slug: str | None) -> Response:
                 body_cache("feed").put(validator.etag, cached)
             return Response(cached, content_type=mimetype)
 
-        return conditional(validator, settings.feed_max_age, render)
+        response = conditional(validator, settings.feed_max_age, render)
+        hub = settings.websub_hub.strip()
+        if hub and kind in ("rss", "atom"):          # WebSub discovery (issue 20)
+            self_url = absolute(feed_urls(topic)[kind])
+            response.headers.add("Link", f'<{iri_to_uri(hub)}>; rel="hub"')
+            response.headers.add("Link", f'<{self_url}>; rel="self"')
+        return response
 
 
 def _render_feed(repo: ReaderRepository, topic: TopicSummary | None, stamp: Stamp, kind: str,
