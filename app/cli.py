@@ -8,12 +8,15 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from app.config import Settings
 from app.errors import NewsdeskError
-from app.store.db import Database, open_database
+
+if TYPE_CHECKING:      # the store (SQLAlchemy) is imported by the commands that open it
+    from app.store.db import Database
 
 
 class Context:
@@ -25,6 +28,8 @@ class Context:
 
     def db(self, *, migrate: bool = True) -> Database:
         if self._db is None:
+            from app.store.db import open_database
+
             self._db = open_database(self.settings, migrate=migrate)
         return self._db
 
@@ -108,10 +113,18 @@ def export_cmd(ctx: Context, target: Path, prune: bool) -> None:
 @pass_ctx
 def fetch_cmd(ctx: Context, every: bool, names: tuple[str, ...]) -> None:
     """One pass over the due sources of feeds/, then a summary."""
-    from app.ingest import run_pass
     from app.sources import load_feeds
 
     config = load_feeds(ctx.settings.feeds)
+    if not every and not names:       # nothing due, as most runs from cron: told in a blink
+        from app.store.due import idle_summary
+
+        idle = idle_summary(ctx.settings.database_url, config.sources, ctx.settings.clock())
+        if idle is not None:
+            click.echo(idle.line())
+            return
+    from app.ingest import run_pass
+
     summary = run_pass(ctx.db(), ctx.settings, config, names=names or None, every=every)
     for failure in summary.failures:
         click.echo(f"failed: {failure}", err=True)
