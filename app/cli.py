@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 import sys
@@ -12,10 +11,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from app.config import Settings
 from app.errors import NewsdeskError
 
-if TYPE_CHECKING:      # the store (SQLAlchemy) is imported by the commands that open it
+if TYPE_CHECKING:      # imported by the commands that use them, so that --help starts at once
+    from app.config import Settings
     from app.store.db import Database
 
 
@@ -23,6 +22,8 @@ class Context:
     """Settings and a lazily opened database, shared by the commands of one invocation."""
 
     def __init__(self, settings: Settings | None = None) -> None:
+        from app.config import Settings
+
         self.settings = settings if settings is not None else Settings.from_env()
         self._db: Database | None = None
 
@@ -59,6 +60,8 @@ class Commands(click.Group):
 @click.pass_context
 def main(click_ctx: click.Context, verbose: bool) -> None:
     """Newsdesk follows the news on AI in healthcare."""
+    import logging
+
     try:
         ctx = click_ctx.ensure_object(Context)
     except NewsdeskError as exc:
@@ -73,6 +76,8 @@ def main(click_ctx: click.Context, verbose: bool) -> None:
 def quiet_libraries(level: int) -> None:
     """Libraries' routine lines (a migration's steps, APScheduler's "Running job" twice per job
     and tick, httpx's line per request) only when debugging."""
+    import logging
+
     for name in ("alembic", "apscheduler.executors", "httpx"):
         logging.getLogger(name).setLevel(logging.WARNING if level > logging.DEBUG
                                          else logging.NOTSET)
@@ -156,6 +161,8 @@ def worker_cmd(ctx: Context, tick: float) -> None:
 def _end_now() -> None:
     """Jobs still in flight after SIGTERM's grace: end now, as a crash would (their sources are
     fetched again; Python would otherwise wait for their threads)."""
+    import logging
+
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
