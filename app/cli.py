@@ -2,29 +2,35 @@
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from app.config import Settings
 from app.errors import NewsdeskError
-from app.store.db import Database, open_database
+
+if TYPE_CHECKING:      # imported by the commands that use them, so that --help starts at once
+    from app.config import Settings
+    from app.store.db import Database
 
 
 class Context:
     """Settings and a lazily opened database, shared by the commands of one invocation."""
 
     def __init__(self, settings: Settings | None = None) -> None:
+        from app.config import Settings
+
         self.settings = settings if settings is not None else Settings.from_env()
         self._db: Database | None = None
 
     def db(self, *, migrate: bool = True) -> Database:
         if self._db is None:
+            from app.store.db import open_database
+
             self._db = open_database(self.settings, migrate=migrate)
         return self._db
 
@@ -54,6 +60,8 @@ class Commands(click.Group):
 @click.pass_context
 def main(click_ctx: click.Context, verbose: bool) -> None:
     """Newsdesk follows the news on AI in healthcare."""
+    import logging
+
     try:
         ctx = click_ctx.ensure_object(Context)
     except NewsdeskError as exc:
@@ -68,6 +76,8 @@ def main(click_ctx: click.Context, verbose: bool) -> None:
 def quiet_libraries(level: int) -> None:
     """Libraries' routine lines (a migration's steps, APScheduler's "Running job" twice per job
     and tick, httpx's line per request) only when debugging."""
+    import logging
+
     for name in ("alembic", "apscheduler.executors", "httpx"):
         logging.getLogger(name).setLevel(logging.WARNING if level > logging.DEBUG
                                          else logging.NOTSET)
@@ -108,10 +118,18 @@ def export_cmd(ctx: Context, target: Path, prune: bool) -> None:
 @pass_ctx
 def fetch_cmd(ctx: Context, every: bool, names: tuple[str, ...]) -> None:
     """One pass over the due sources of feeds/, then a summary."""
-    from app.ingest import run_pass
     from app.sources import load_feeds
 
     config = load_feeds(ctx.settings.feeds)
+    if not every and not names:       # nothing due, as most runs from cron: told in a blink
+        from app.store.due import idle_summary
+
+        idle = idle_summary(ctx.settings.database_url, config.sources, ctx.settings.clock())
+        if idle is not None:
+            click.echo(idle.line())
+            return
+    from app.ingest import run_pass
+
     summary = run_pass(ctx.db(), ctx.settings, config, names=names or None, every=every)
     for failure in summary.failures:
         click.echo(f"failed: {failure}", err=True)
@@ -143,6 +161,8 @@ def worker_cmd(ctx: Context, tick: float) -> None:
 def _end_now() -> None:
     """Jobs still in flight after SIGTERM's grace: end now, as a crash would (their sources are
     fetched again; Python would otherwise wait for their threads)."""
+    import logging
+
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -25,8 +25,8 @@ from concurrent.futures import (
     ThreadPoolExecutor,
     wait,
 )
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from multiprocessing import get_context
 
 import httpx
@@ -36,6 +36,8 @@ from sqlalchemy.orm import Session
 from app.clock import Clock
 from app.config import Settings
 from app.errors import ConfigError
+from app.pass_summary import PassSummary
+from app.pass_summary import shown_time as _shown_time
 from app.pipeline.classify import Classifier
 from app.pipeline.fetch import FetchLimits, FetchResult, fetch_feed, make_client
 from app.pipeline.normalize import Normalized
@@ -58,37 +60,6 @@ QUIET_BATCH = 64          # state-only updates (304s, errors) written together
 LEASE_MARGIN = 300.0      # seconds a lease outlives the fetches that may come before it
 LEASE_AHEAD = 8           # sources leased at once per fetch worker (one transaction)
 
-@dataclass
-class PassSummary:
-    fetched: int = 0
-    not_modified: int = 0
-    failed: int = 0
-    new: int = 0
-    updated: int = 0
-    busy: int = 0                 # held by another worker
-    not_due: int = 0              # enabled sources left for a later pass
-    skipped: int = 0              # entries that could not become records (see warnings)
-    storage_error: str | None = None   # why the database could not be written (a full disk)
-    next_due: datetime | None = None   # when the first of them is due
-    failures: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-    def line(self) -> str:
-        text = (f"sources: {self.fetched} fetched, {self.not_modified} not modified, "
-                f"{self.failed} failed; records: {self.new} new, {self.updated} updated")
-        if self.skipped:
-            text += f", {self.skipped} entries skipped"
-        if self.busy:
-            text += f" ({self.busy} sources skipped: another worker holds them)"
-        if self.not_due:
-            text += f"; {self.not_due} not due yet"
-            if self.next_due is not None:
-                text += f", the next at {_shown_time(self.next_due)}"
-        if self.storage_error:
-            text += f"; the database could not be written: {self.storage_error}"
-        return text
-
-
 def storage_error(exc: BaseException) -> str | None:
     """A short reason when `exc` says the database cannot be written (a full disk, an OSError
     under the database), else None (a bug or a conflict: not ours to explain)."""
@@ -99,10 +70,6 @@ def storage_error(exc: BaseException) -> str | None:
     if "database or disk is full" in text or getattr(cause, "sqlstate", None) == "53100":
         return text.strip().splitlines()[0] if text.strip() else "the disk is full"
     return None
-
-
-def _shown_time(when: datetime) -> str:
-    return f"{when.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,11 @@ The farm server runs in a process of its own.  Printed per contender and pass: w
 entries/s, sources/s, CPU seconds per source, peak memory; then our ratios to both baselines.
 
     .venv/bin/python bench/ingest.py [--sources 1000] [--entries 50] [--only newsdesk,reader]
+                                     [--via-cli]
+
+--via-cli (issue 19) times each pass as a user runs it, a whole process each: `newsdesk fetch
+--all` for newsdesk, a `python -c` of make_reader + update_feeds(workers=8) for reader (start-up,
+imports and the database's opening included; setting up the feeds is not timed).
 
 `reader` comes from PyPI (`pip install -e '.[bench]'`); without it that baseline is skipped.
 """
@@ -21,6 +26,7 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -129,15 +135,63 @@ def run_newsdesk(urls: list[str], tmp: Path) -> list[dict[str, float]]:
     return [_timed(a_pass), _timed(a_pass)]
 
 
-def contender_main(name: str, base: str, sources: int) -> None:
+READER_PASS = ("import sys; from reader import make_reader; r = make_reader(sys.argv[1]); "
+               "before = r.get_entry_counts().total; r.update_feeds(workers=8, scheduled=False); "
+               "print(r.get_entry_counts().total - before); r.close()")
+
+
+def _process(command: list[str], env: dict[str, str] | None = None) -> int:
+    """Run `command` (one pass); the number it prints last is its new entries."""
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False,
+                          timeout=3600)
+    if done.returncode != 0:
+        print(f"{command[:3]}: exit {done.returncode}: {done.stderr[-2000:]}", file=sys.stderr)
+    last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "0"
+    found = re.search(r"records: (\d+) new", last)
+    return int(found.group(1)) if found else int(last) if last.isdigit() else 0
+
+
+def run_reader_cli(urls: list[str], tmp: Path) -> list[dict[str, float]]:
+    from reader import make_reader
+
+    path = str(tmp / "reader.sqlite")
+    reader = make_reader(path)
+    for url in urls:
+        reader.add_feed(url)
+    reader.close()
+    command = [sys.executable, "-c", READER_PASS, path]
+    return [_timed(lambda: _process(command)), _timed(lambda: _process(command))]
+
+
+def run_newsdesk_cli(urls: list[str], tmp: Path) -> list[dict[str, float]]:
+    feeds = tmp / "feeds"
+    feeds.mkdir()
+    for name in ("topics.yaml", "providers.yaml"):
+        (feeds / name).write_text((ROOT / "feeds" / name).read_text(encoding="utf-8"),
+                                  encoding="utf-8")
+    (feeds / "sources.yaml").write_text("sources:\n" + "".join(
+        f"  - {{name: farm-{i}, url: '{url}'}}\n" for i, url in enumerate(urls)), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("NEWSDESK_") or k in ("NEWSDESK_PARSE_PROCESSES",
+                                                     "NEWSDESK_FETCH_WORKERS")}
+    env.update(NEWSDESK_DATA_DIR=str(tmp), NEWSDESK_FEEDS=str(feeds),
+               NEWSDESK_ALLOW_PRIVATE_NETWORKS="1", NEWSDESK_SECRET_KEY="bench-ingest-key",
+               NEWSDESK_LOG_LEVEL="WARNING")
+    command = [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv.pop(1)); "
+               "sys.argv[0] = 'newsdesk'; from app.cli import run; sys.exit(run())",
+               str(ROOT), "fetch", "--all"]
+    return [_timed(lambda: _process(command, env)), _timed(lambda: _process(command, env))]
+
+
+def contender_main(name: str, base: str, sources: int, via_cli: bool = False) -> None:
     urls = [f"{base}/farm/{i}.xml" for i in range(sources)]
     with tempfile.TemporaryDirectory() as tmp:
         if name == "bare":
             result = run_bare(urls)
         elif name == "reader":
-            result = run_reader(urls, Path(tmp))
+            result = (run_reader_cli if via_cli else run_reader)(urls, Path(tmp))
         else:
-            result = run_newsdesk(urls, Path(tmp))
+            result = (run_newsdesk_cli if via_cli else run_newsdesk)(urls, Path(tmp))
     print(json.dumps(result))
 
 
@@ -146,11 +200,13 @@ def main() -> None:
     parser.add_argument("--sources", type=int, default=1000)
     parser.add_argument("--entries", type=int, default=50)
     parser.add_argument("--only", default="bare,reader,newsdesk")
+    parser.add_argument("--via-cli", action="store_true",
+                        help="time each pass as a whole process, as a user runs it")
     parser.add_argument("--contender", help=argparse.SUPPRESS)
     parser.add_argument("--base", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.contender:
-        contender_main(args.contender, args.base, args.sources)
+        contender_main(args.contender, args.base, args.sources, args.via_cli)
         return
 
     ctx = mp.get_context("spawn")
@@ -159,6 +215,7 @@ def main() -> None:
     server.start()
     base = f"http://127.0.0.1:{ports.get(timeout=30)}"
     print(f"farm: {args.sources} sources x {args.entries} entries at {base}; "
+          f"{'each pass a whole process (--via-cli); ' if args.via_cli else ''}"
           f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}")
     results: dict[str, list[dict[str, float]]] = {}
     try:
@@ -171,7 +228,8 @@ def main() -> None:
                     continue
             out = subprocess.run(
                 [sys.executable, __file__, "--contender", name, "--base", base,
-                 "--sources", str(args.sources), "--entries", str(args.entries)],
+                 "--sources", str(args.sources), "--entries", str(args.entries),
+                 *(["--via-cli"] if args.via_cli else [])],
                 capture_output=True, text=True, check=False, timeout=3600)
             if out.returncode != 0:
                 print(f"{name}: failed\n{out.stderr[-2000:]}")

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings, default_database_url
 from app.errors import ConfigError, StoreError
+from app.store.schema import migration_head
 
 log = logging.getLogger(__name__)
 
@@ -157,8 +158,24 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
+def _stamped(engine: Engine) -> list[str]:
+    """The revisions stamped in the database (none before the first migration): one query,
+    without importing Alembic."""
+    try:
+        with engine.connect() as connection:
+            return [row[0] for row in connection.execute(
+                text("SELECT version_num FROM alembic_version"))]
+    except DBAPIError:            # no alembic_version table yet
+        return []
+
+
 def ensure_schema(engine: Engine) -> None:
-    """Bring the database to the current schema unless it already is there."""
+    """Bring the database to the current schema unless it already is there.  At head, as it
+    almost always is, that costs one query (app/store/schema.py); Alembic is imported only to
+    migrate, or when the migration files cannot be read plainly."""
+    head = migration_head()
+    if head is not None and _stamped(engine) == [head]:
+        return
     if current_revision(engine) != head_revision():
         log.info("migrating database schema to %s", head_revision())
         upgrade(engine)
