@@ -8,16 +8,32 @@ The tables `FORMS` and `PAGES` list every form field and query parameter of the 
 
 from __future__ import annotations
 
+import html
+import json
 import re
+from pathlib import Path
+from typing import Any
 from urllib.parse import quote
+from xml.etree import ElementTree
 
+import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from app.errors import RecordError
+from app.pipeline.classify import Classifier
+from app.pipeline.normalize import PROVIDER_NAME_LENGTH, normalize_feed
+from app.pipeline.parse import parse_feed
+from app.record import parse_record
+from app.sources import FeedConfig, FeedSource
+from app.store.content import import_paths
 from app.store.db import Database
 from app.store.models import ApiTokenRow, AuditRow, LoginFailureRow
 from app.web.markup import render_markdown
-from tests.editor_fixtures import QUEUED, Clock, EditorClient, add_token
+from app.web.public import record_path
+from tests.conftest import NOW
+from tests.editor_fixtures import DATA, QUEUED, Clock, EditorClient, add_token, get_record
+from tests.test_editor_edit import form
 
 NUL = "a\x00b"
 # (path, form): "{v}" in a value is replaced by the hostile text
@@ -65,9 +81,9 @@ def test_a_nul_anywhere_is_a_400_naming_the_field_and_changes_nothing(
     token = add_token(db, "alice", now=clock.now)
     before = counts(db)
     answers = {}
-    for path, form in FORMS:
-        response = alice.post(path, fill(form, NUL))
-        answers[path, tuple(form)] = response.status_code
+    for path, fields in FORMS:
+        response = alice.post(path, fill(fields, NUL))
+        answers[path, tuple(fields)] = response.status_code
         if response.status_code == 400 and "login" not in path:
             assert "NUL character" in response.get_data(as_text=True), path
     for page in PAGES:
@@ -106,3 +122,86 @@ def test_a_deeply_nested_body_is_shown_as_text_and_an_ordinary_one_as_html() -> 
     assert "<em>words</em>" in ordinary and "<b>bold</b>" in ordinary and "<li>a</li>" in ordinary
     quotes = str(render_markdown("> " * 12 + "quoted"))   # 12 deep still renders as HTML
     assert quotes.count("<blockquote>") == 12 and "quoted" in quotes
+
+
+CONTROL = "\x01\x08\x0b\x1f\ufffe\uffff"     # what XML 1.0 cannot carry (NUL aside: a 400)
+FEEDS = ["/feed.xml", "/atom.xml", "/topics/ai-in-healthcare/feed.xml",
+         "/topics/ai-in-healthcare/atom.xml"]
+
+
+def assert_served_clean(client: Any, title: str, pages: list[str]) -> None:
+    """Every page and feed answers, holds `title`, and no character XML cannot carry; the
+    feeds parse as XML and as JSON."""
+    for path in pages + FEEDS + ["/feed.json", "/topics/ai-in-healthcare/feed.json"]:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        text = response.get_data(as_text=True)
+        assert not any(c in text for c in CONTROL), path
+        assert title in html.unescape(re.sub(r"</?mark>", "", text)), path
+        if path in FEEDS:
+            ElementTree.fromstring(response.data)
+        elif path.endswith(".json"):
+            assert title in {i["title"] for i in json.loads(response.data)["items"]}
+
+
+def test_control_characters_an_editor_types_are_dropped(
+        alice: EditorClient, db: Database) -> None:
+    data = {**form(alice), "title": f"Sepsis{CONTROL} alert{CONTROL}",
+            "excerpt": f"An {CONTROL}excerpt", "notes": f"note{CONTROL}"}
+    assert alice.post(f"/editor/records/{QUEUED}", data).status_code == 302
+    alice.post("/editor/records/decide", {"one": f"publish:{QUEUED}"})
+    record = get_record(db, QUEUED)
+    assert record is not None and (record.title, record.excerpt) == ("Sepsis alert",
+                                                                     "An excerpt")
+    assert_served_clean(alice, "Sepsis alert", ["/", f"/editor/records/{QUEUED}"])
+
+
+def test_a_record_file_with_control_characters_is_served_without_them(
+        editor_app: Flask, alice: EditorClient, db: Database, clock: Clock,
+        tmp_path: Path) -> None:
+    """The record format keeps any text (files round-trip exactly), so pages and feeds drop
+    what XML cannot carry when they print it (Jinja's finalize, the feeds' xml_text)."""
+    source = (DATA / "records").glob("*.md").__next__().read_text(encoding="utf-8")
+    escaped = "".join(f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}"
+                      for c in CONTROL)
+    text = re.sub(r"(?m)^title: .*$", lambda _: f'title: "Quiet{escaped} title"', source,
+                  count=1)
+    text = re.sub(r"(?m)^published: .*$", "published: true", text, count=1)
+    text = re.sub(r"(?m)^webUrl: .*$", 'webUrl: "https://quiet.example/a"', text, count=1)
+    path = tmp_path / "quiet.md"
+    path.write_text(text, encoding="utf-8")
+    record = parse_record(path.read_bytes())
+    assert record.title == f"Quiet{CONTROL} title"
+    assert import_paths(db, [path], now=clock.now).failed == 0
+    with editor_app.test_request_context():
+        page = record_path(record)
+    assert_served_clean(alice, "Quiet title", ["/", page,
+                                               f"/editor/records/{record.id}",
+                                               "/search?q=quiet", "/topics/ai-in-healthcare/"])
+
+
+@pytest.mark.parametrize(("field", "edit"), [
+    ("title", lambda t: re.sub(r"(?m)^title: .*$", f"title: {'t' * 2_001}", t, count=1)),
+    ("excerpt", lambda t: re.sub(r"(?m)^excerpt: .*$", f"excerpt: {'e' * 20_001}", t, count=1)),
+    ("provider.name", lambda t: re.sub(r"(?m)^  name: .*$", f"  name: {'p' * 501}", t, count=1)),
+    ("topics", lambda t: re.sub(r"(?m)^  - .*$", f"  - {'x' * 201}", t, count=1)),
+    ("body", lambda t: t + "[" * 1_000_001),
+])
+def test_a_record_file_field_over_its_limit_is_refused_by_name(field: str, edit: Any) -> None:
+    source = (DATA / "records").glob("*.md").__next__().read_text(encoding="utf-8")
+    parse_record(source)
+    with pytest.raises(RecordError) as caught:
+        parse_record(edit(source))
+    assert caught.value.field == field and "at most" in str(caught.value)
+
+
+def test_a_feed_title_of_any_length_makes_a_short_provider_name() -> None:
+    rss = (f"<rss version='2.0'><channel><title>{'Publisher ' * 5_000}</title>"
+           "<link>https://pub.example/</link><item><title>A story</title>"
+           "<link>https://pub.example/a</link></item></channel></rss>").encode()
+    feed = parse_feed(rss, url="https://pub.example/feed")
+    items, _ = normalize_feed(feed, source=FeedSource(name="pub", url="https://pub.example/feed"),
+                              feed_url="https://pub.example/feed", config=FeedConfig(),
+                              classifier=Classifier(()), now=NOW)
+    name = items[0].record.provider.name
+    assert name.startswith("Publisher Publisher") and len(name) <= PROVIDER_NAME_LENGTH + 1

@@ -26,8 +26,9 @@ from flask import (
     request,
     url_for,
 )
+from markupsafe import Markup
 
-from app.record import Record, Related, record_id, slugify
+from app.record import Record, Related, record_id, slugify, xml_safe
 from app.store.reader import SORTS, Cursor, CursorError, ReaderRepository, Sort, Stamp
 from app.store.search import SearchRepository, catch_up
 from app.web import get_db, get_settings
@@ -158,6 +159,17 @@ def _template_globals(state: Any) -> None:
         render_markdown=render_markdown, highlight=highlight, slugify=slugify,
         record_id=record_id)
     state.app.jinja_env.filters["safe_url"] = safe_url
+    state.app.jinja_env.finalize = _printable
+
+
+def _printable(value: Any) -> Any:
+    """Every value a template prints, without the characters XML cannot carry: a record file
+    may hold them (the format keeps any text), and a page must stay well-formed (issue 15)."""
+    if isinstance(value, Markup):
+        return Markup(xml_safe(str(value)))  # noqa: S704 - already safe; only characters removed
+    if isinstance(value, str):
+        return xml_safe(value)
+    return value
 
 
 @bp.app_template_filter("newsdate")
