@@ -13,6 +13,7 @@ from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 from app.errors import EditError
+from app.record import xml_safe
 from app.topicrules import TopicRule
 
 MAX_TITLE = 500
@@ -53,7 +54,7 @@ def _text(value: object, field: str) -> str:
         raise EditError("expected text", field=field)
     if "\x00" in value:
         raise EditError("contains a NUL character", field=field)
-    return value
+    return xml_safe(value)       # control characters would reach RSS and Atom (issue 15)
 
 
 def clean_title(value: object) -> str:

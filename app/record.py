@@ -402,6 +402,30 @@ def _related(value: Any) -> tuple[Related, ...]:
     return tuple(items)
 
 
+# The longest text a record file may hold in these fields (issue 15): far above any real record
+# (the longest title of the development set has 122 characters, the longest body 1,249), low
+# enough that one imported file cannot make every page that lists it heavy.
+FIELD_LIMITS = {"title": 2_000, "excerpt": 20_000, "provider.name": 500, "topics": 200,
+                "body": 1_000_000}
+# characters XML 1.0 cannot hold: C0 controls but tab, LF and CR; lone surrogates; U+FFFE/FFFF
+XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    """`text` without the characters XML cannot carry (nor an HTML page show)."""
+    return XML_INVALID.sub("", text)
+
+
+def _check_lengths(record: Record) -> None:
+    for field_name, value in (("title", record.title), ("excerpt", record.excerpt),
+                              ("provider.name", record.provider.name), ("body", record.body),
+                              *(("topics", t) for t in record.topics)):
+        limit = FIELD_LIMITS[field_name]
+        if len(value) > limit:
+            raise RecordError(f"{len(value):,} characters; at most {limit:,} are allowed",
+                              field=field_name)
+
+
 def record_from_mapping(data: dict[str, Any], *, body: str = "") -> Record:
     """Build a Record from a front-matter mapping; RecordError names the field at fault."""
     published = data.get("published")
@@ -423,7 +447,7 @@ def record_from_mapping(data: dict[str, Any], *, body: str = "") -> Record:
     assert published_at is not None
     provider = _provider(data.get("provider"), "provider", required=True)
     assert provider is not None
-    return Record(
+    record = Record(
         category=_str(data, "category", "", default="news") or "news",
         title=title,
         excerpt=_str(data, "excerpt", "", default="") or "",
@@ -444,6 +468,8 @@ def record_from_mapping(data: dict[str, Any], *, body: str = "") -> Record:
         body=body,
         extra=_extra(data, _KNOWN_TOP),
     )
+    _check_lengths(record)
+    return record
 
 
 # --------------------------------------------------------------------------- writing

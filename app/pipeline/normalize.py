@@ -27,6 +27,7 @@ from app.record import Image, Provider, Record
 from app.sources import DEFAULT_PRIOR, FeedConfig, FeedSource
 
 EXCERPT_LENGTH = 600
+PROVIDER_NAME_LENGTH = 120     # a feed's or search result's publisher name (issue 15)
 FUTURE_SKEW = timedelta(minutes=15)
 OLDEST = datetime(1990, 1, 1).replace(tzinfo=None)
 
@@ -289,7 +290,8 @@ def _provider(entry: ParsedEntry, feed: ParsedFeed, source: FeedSource, config: 
     """(provider, quality prior, title without a trailing publisher)."""
     publisher = None
     if source.kind == "search":
-        publisher = entry.source_title and clean_text(entry.source_title)
+        publisher = entry.source_title and shorten(clean_text(entry.source_title),
+                                                   PROVIDER_NAME_LENGTH)
         m = _SEARCH_SUFFIX.match(title)
         if m and (not publisher or m.group("publisher").strip().lower() == publisher.lower()):
             publisher = publisher or m.group("publisher").strip()
@@ -304,7 +306,8 @@ def _provider(entry: ParsedEntry, feed: ParsedFeed, source: FeedSource, config: 
             return Provider(name=publisher, domain=domain), DEFAULT_PRIOR, title
     if info is not None:
         return Provider(name=info.name, domain=info.domain), info.quality, title
-    name = clean_text(feed.title) if source.kind == "publisher" and feed.title else ""
+    name = shorten(clean_text(feed.title), PROVIDER_NAME_LENGTH) \
+        if source.kind == "publisher" and feed.title else ""
     return Provider(name=name or domain, domain=domain), DEFAULT_PRIOR, title
 
 

@@ -5,7 +5,7 @@ what failed."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, g, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
 bp = Blueprint("site_errors", __name__)
 
@@ -37,6 +37,25 @@ def _respond(code: int, message: str) -> Response:
     response = Response(html, status=code, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store" if code >= 500 else "public, max-age=60"
     return response
+
+
+@bp.before_app_request
+def refuse_nul() -> None:
+    """A NUL character in the path, a query parameter or a form field is refused with a 400
+    naming where it is.  No page means one (browsers never send it), and PostgreSQL cannot
+    hold it: a query with it failed as a 500 on any route that looked the value up (sign-in,
+    token labels, topic and source names; issue 15).  One check here covers every route,
+    new ones included.  The search box is the exception: it answers any input (the search
+    drops control characters itself)."""
+    if "\x00" in request.path:
+        raise BadRequest("the address contains a NUL character")
+    for where, values in (("query parameter", request.args), ("form field", request.form)):
+        for name, value in values.items(multi=True):
+            if name == "q" and request.path == "/search":
+                continue
+            if "\x00" in name or "\x00" in value:
+                shown = name.replace("\x00", "\\0")[:40]
+                raise BadRequest(f"the {where} {shown!r} contains a NUL character")
 
 
 @bp.app_errorhandler(HTTPException)

@@ -27,9 +27,10 @@ from flask import (
     request,
     url_for,
 )
+from markupsafe import Markup
 
 from app.pipeline.coverage import StoryGroup, group_stories
-from app.record import Record, Related, record_id, slugify
+from app.record import Record, Related, record_id, slugify, xml_safe
 from app.store.reader import (
     NO_HEAT,
     SORTS,
@@ -192,6 +193,17 @@ def _template_globals(state: Any) -> None:
         render_markdown=render_markdown, highlight=highlight, slugify=slugify,
         record_id=record_id, chip_topics=chip_topics)
     state.app.jinja_env.filters["safe_url"] = safe_url
+    state.app.jinja_env.finalize = _printable
+
+
+def _printable(value: Any) -> Any:
+    """Every value a template prints, without the characters XML cannot carry: a record file
+    may hold them (the format keeps any text), and a page must stay well-formed (issue 15)."""
+    if isinstance(value, Markup):
+        return Markup(xml_safe(str(value)))  # noqa: S704 - already safe; only characters removed
+    if isinstance(value, str):
+        return xml_safe(value)
+    return value
 
 
 @bp.app_template_filter("ago")

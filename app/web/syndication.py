@@ -216,7 +216,19 @@ def render_json(info: FeedInfo, records: tuple[Record, ...]) -> bytes:
             "home_page_url": info.home, "feed_url": info.self_url,
             "description": info.description, "language": "en",
             "authors": [{"name": SITE_TITLE}], "items": items}
-    return json.dumps(feed, ensure_ascii=False, indent=1).encode("utf-8")
+    return json.dumps(_json_clean(feed), ensure_ascii=False, indent=1).encode("utf-8")
+
+
+def _json_clean(value: Any) -> Any:
+    """Every string of a JSON Feed through `xml_text()`: the same text as RSS and Atom, and a
+    lone surrogate (which UTF-8 cannot encode) never fails the whole feed."""
+    if isinstance(value, str):
+        return xml_text(value)
+    if isinstance(value, dict):
+        return {k: _json_clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_clean(v) for v in value]
+    return value
 
 
 def _escape(text: str) -> str:
