@@ -105,6 +105,12 @@ class Heartbeat(threading.Thread):
             else:
                 repo.renew(me, until)
 
+    def once_quietly(self) -> None:
+        try:
+            self.once()
+        except Exception as exc:  # noqa: BLE001 - the thread says it, and retries
+            log.debug("first heartbeat failed: %s", exc)
+
     def run(self) -> None:
         while True:
             try:
