@@ -69,7 +69,12 @@ def main(click_ctx: click.Context, verbose: bool) -> None:
         return
     level = logging.DEBUG if verbose else getattr(logging, ctx.settings.log_level.upper(),
                                                   logging.INFO)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from app.logs import configure
+
+    try:
+        configure(level, ctx.settings.log_format)
+    except NewsdeskError as exc:
+        fail(str(exc), 2)
     quiet_libraries(level)
 
 

@@ -112,6 +112,21 @@ SETTINGS: dict[str, Setting] = {
     "websub_hub": Setting("NEWSDESK_WEBSUB_HUB", "",
                           "URL of a WebSub hub that RSS and Atom feeds advertise (atom:link "
                           "rel=hub and the Link header); empty means none"),
+
+    # several workers on one database (issue 16)
+    "lease_timeout": Setting("NEWSDESK_LEASE_TIMEOUT", "90",
+                             "seconds after a worker's last heartbeat before its leased sources "
+                             "and pages go to another worker (the worker renews them every "
+                             "third of this)"),
+    "db_statement_timeout": Setting("NEWSDESK_DB_STATEMENT_TIMEOUT", "300",
+                                    "seconds one PostgreSQL statement may run before the "
+                                    "server cancels it (migrations excepted); 0 means no limit"),
+    "log_format": Setting("NEWSDESK_LOG_FORMAT", "text",
+                          "text, or json for one JSON object per log line (each names the "
+                          "worker)"),
+    "health_max_pass_age": Setting("NEWSDESK_HEALTH_MAX_PASS_AGE", "0",
+                                   "seconds: /healthz answers 503 when no worker has finished "
+                                   "a pass within this; 0 means /healthz ignores workers"),
 }
 
 
@@ -149,6 +164,11 @@ class Settings:
 
     enrich_interval: int
     heat_interval: int
+    # several workers on one database (issue 16)
+    lease_timeout: int = 90
+    db_statement_timeout: int = 300
+    log_format: str = "text"
+    health_max_pass_age: int = 0
     # "now" for every command, job and page (app/clock.py); not an environment variable itself,
     # but NEWSDESK_NOW freezes it
     clock: Clock = field(default=system_clock, compare=False, repr=False)

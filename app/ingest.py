@@ -12,10 +12,8 @@ from __future__ import annotations
 import logging
 import os
 import random
-import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import (
     FIRST_COMPLETED,
@@ -26,7 +24,7 @@ from concurrent.futures import (
     wait,
 )
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from multiprocessing import get_context
 
 import httpx
@@ -46,6 +44,7 @@ from app.pipeline.state import SourceState, after_fetch
 from app.pipeline.store import StoreCounts, store_entries
 from app.pipeline.work import init_process, parse_body, parse_in_process, sealed
 from app.record import Record
+from app.runs.leases import Heartbeat, lease_until, worker_id
 from app.secured import Keyring
 from app.sources import FeedConfig, FeedSource
 from app.store.db import Database
@@ -57,7 +56,6 @@ log = logging.getLogger(__name__)
 PROCESS_POOL_MIN_SOURCES = 16
 INDEX_EVERY = 5000        # new records between two runs of the search indexer in a pass
 QUIET_BATCH = 64          # state-only updates (304s, errors) written together
-LEASE_MARGIN = 300.0      # seconds a lease outlives the fetches that may come before it
 LEASE_AHEAD = 8           # sources leased at once per fetch worker (one transaction)
 
 def storage_error(exc: BaseException) -> str | None:
@@ -109,30 +107,6 @@ def process_source(client: httpx.Client, source: FeedSource, state: SourceState,
 
 # --------------------------------------------------------------------------- leases
 
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def _dead_owner(owner: str | None) -> bool:
-    """True when `owner` is a worker on this host whose process is gone."""
-    if not owner:
-        return False
-    host, _, rest = owner.partition(":")
-    pid_text = rest.split(":", 1)[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
 def _retrying(action: Callable[[], None], attempts: int = 6) -> None:
     """Run a transaction again when SQLite says another writer holds the database."""
     for attempt in range(attempts):
@@ -155,7 +129,8 @@ class Ingestor:
     sources, their "fetch now" requests and their topic rules."""
 
     def __init__(self, db: Database, settings: Settings, config: FeedConfig, *,
-                 clock: Clock | None = None, rng: random.Random | None = None) -> None:
+                 clock: Clock | None = None, rng: random.Random | None = None,
+                 owner: str | None = None) -> None:
         self.db, self.settings, self.feeds, self.config = db, settings, config, config
         self.requested: dict[str, FetchRequest] = {}
         self.clock = clock or settings.clock
@@ -165,11 +140,12 @@ class Ingestor:
                                   deadline=float(settings.fetch_deadline),
                                   max_bytes=settings.fetch_max_bytes,
                                   user_agent=settings.user_agent)
-        self.owner = worker_id()
+        self.owner = owner or worker_id()     # another worker's id: tests of two workers
         self.stop = threading.Event()
         self._ids: tuple[dict[str, int], dict[str, int]] = ({}, {})   # provider, topic ids
         self._unindexed = 0
         self.waiting: list[SourceState] = []   # enabled sources select() left as not due
+        self.due_only: set[str] = set()
 
     def interval(self, source: FeedSource) -> float:
         return float(source.interval or self.settings.fetch_interval)
@@ -200,6 +176,7 @@ class Ingestor:
         now = self.clock()
         chosen = []
         self.waiting = []
+        self.due_only = set()   # chosen because due: leased only if still due (issue 16)
         for source in self.config.sources:
             state = states[source.name]
             if wanted:
@@ -208,6 +185,8 @@ class Ingestor:
             elif source.enabled and (source.name in self.requested or (
                     not state.disabled and (every or state.is_due(now)))):
                 chosen.append((source, state))
+                if not every and source.name not in self.requested:
+                    self.due_only.add(source.name)
             elif source.enabled and not state.disabled:
                 self.waiting.append(state)
         return chosen
@@ -235,31 +214,35 @@ class Ingestor:
 
         _retrying(attempt)
 
-    def _lease(self, batch: list[FeedSource], *, workers: int = 1
-               ) -> tuple[list[tuple[FeedSource, SourceState]], int]:
-        """Lease a batch of sources in one transaction: (the sources held with their current
-        state, how many another worker holds).  The lease lasts long enough for `workers`
-        fetch workers to reach the last of the batch even if every fetch before it takes the
-        whole deadline."""
+    def _lease(self, batch: list[FeedSource], summary: PassSummary
+               ) -> list[tuple[FeedSource, SourceState]]:
+        """Lease a batch of sources in one statement: those no other worker holds and, of the
+        due ones, those still due (another worker may have fetched one since select()).  The
+        lease lasts NEWSDESK_LEASE_TIMEOUT and is renewed by the heartbeat while this process
+        lives."""
         now = self.clock()
-        rounds = -(-len(batch) // max(1, workers)) + 1
-        until = now + timedelta(seconds=self.limits.deadline * rounds + LEASE_MARGIN)
+        until = lease_until(self.settings, now)
         held: list[tuple[FeedSource, SourceState]] = []
+        taken: dict[str, str] = {}
 
         def take() -> None:
             held.clear()
+            taken.clear()
             with self.db.session() as session:
                 repo = IngestRepository(session)
                 names = [s.name for s in batch]
-                current = {st.name: st for st in repo.states(names)}
-                dead = {st.lease_owner for st in current.values()
-                        if st.lease_owner and _dead_owner(st.lease_owner)}
-                taken = repo.take_leases(names, self.owner, until, now=now,
-                                         steal_from=[d for d in dead if d])
-                held.extend((s, current[s.name]) for s in batch if s.name in taken)
+                got, former = repo.take_leases(names, self.owner, until, now=now,
+                                               due_only=self.due_only.intersection(names))
+                current = {st.name: st for st in repo.states(sorted(got))}
+                held.extend((s, current[s.name]) for s in batch if s.name in got)
+                taken.update(former)
 
         _retrying(take)
-        return held, len(batch) - len(held)
+        for name, owner in sorted(taken.items()):
+            log.warning("%s: taken over from worker %s (its lease expired)", name, owner)
+        summary.taken_over += len(taken)
+        summary.busy += len(batch) - len(held)
+        return held
 
     def _next_state(self, outcome: SourceOutcome, *, now: datetime,
                     error: str | None = None) -> SourceState:
@@ -442,6 +425,8 @@ class Ingestor:
                     self._count(outcome, state, StoreCounts(), summary)
                 quiet.clear()
 
+        keeper = Heartbeat(self.db, self.settings)     # renews this pass's leases
+        keeper.start()
         try:
             with self.db.background_checkpoints(), \
                     ThreadPoolExecutor(workers, thread_name_prefix="fetch") as pool:
@@ -458,9 +443,7 @@ class Ingestor:
                     if queue and len(ready) < room and room >= workers:
                         batch = [queue.pop() for _ in range(min(workers * LEASE_AHEAD,
                                                                 len(queue)))]
-                        held, busy = self._lease(batch, workers=workers)
-                        summary.busy += busy
-                        ready.extend(reversed(held))
+                        ready.extend(reversed(self._lease(batch, summary)))
                     if ready and room >= workers:
                         keyring = self._keyring(self.clock())
                         submit = [ready.pop() for _ in range(min(room, len(ready)))]
@@ -490,10 +473,20 @@ class Ingestor:
             self._index()
             self._consume_requests(fetched)
         finally:
+            keeper.stop()
+            self._release_all()
             client.close()
             if parsers is not None:
                 parsers.shutdown(wait=True, cancel_futures=True)
         return summary
+
+    def _release_all(self) -> None:
+        """A pass that ends, even by failing, leaves no lease behind (issue 16); when the
+        database cannot be reached the leases expire after NEWSDESK_LEASE_TIMEOUT."""
+        try:
+            self._write(lambda session: IngestRepository(session).release_every(self.owner))
+        except Exception as exc:  # noqa: BLE001 - the pass's own error is the one to report
+            log.debug("could not release the leases of %s: %s", self.owner, exc)
 
 
 def run_pass(db: Database, settings: Settings, config: FeedConfig, *,

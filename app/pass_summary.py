@@ -14,7 +14,8 @@ class PassSummary:
     failed: int = 0
     new: int = 0
     updated: int = 0
-    busy: int = 0                 # held by another worker
+    busy: int = 0                 # held by another worker, or fetched by it meanwhile
+    taken_over: int = 0           # leases of a worker that stopped beating, taken over
     not_due: int = 0              # enabled sources left for a later pass
     skipped: int = 0              # entries that could not become records (see warnings)
     storage_error: str | None = None   # why the database could not be written (a full disk)

@@ -5,9 +5,11 @@ fork their workers, and a scheduler must run once.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC
 from types import FrameType
@@ -17,6 +19,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from app.clock import system_clock
 from app.config import Settings
 from app.ingest import Ingestor, PassSummary
+from app.runs.leases import Heartbeat, Outage, is_connection_error, worker_id
 from app.sources import load_feeds
 from app.store.db import Database
 
@@ -41,6 +44,12 @@ class Worker:
         self.stopping = threading.Event()
         self.config = load_feeds(settings.feeds)
         self.ingestor: Ingestor | None = None
+        self.outage = Outage()        # a lost database is one line, not a traceback a tick
+        settings_text = repr(sorted((k, v) for k, v in vars(settings).items() if k not in (
+            "clock", "secret_key", "database_url")))
+        self.heartbeat = Heartbeat(db, settings, beat=True, outage=self.outage,
+                                   config_hash=hashlib.sha256(
+                                       settings_text.encode("utf-8")).hexdigest()[:16])
         self.scheduler = BackgroundScheduler(timezone=UTC)
         self.scheduler.add_job(self.one_pass, "interval", seconds=tick, id="ingest",
                                max_instances=1, coalesce=True,
@@ -69,9 +78,13 @@ class Worker:
         priors = {p.domain: p.quality for p in self.config.providers}
         try:
             report = enrich_new_records(self.db, self.settings, self.settings.clock(),
-                                        limit=ENRICH_BATCH, priors=priors)
-        except Exception:
-            log.exception("the enrichment pass failed")
+                                        limit=ENRICH_BATCH, priors=priors,
+                                        stop=self.stopping, owner=worker_id())
+        except Exception as exc:
+            if is_connection_error(exc):
+                self.outage.failed("enrichment", exc)
+            else:
+                log.exception("the enrichment pass failed")
             return
         if report.enriched or report.retry_later or report.gave_up:
             log.info("enrichment: %s", report.summary())
@@ -113,11 +126,18 @@ class Worker:
         self.ingestor = Ingestor(self.db, self.settings, self.config)
         if self.stopping.is_set():
             return
+        started = time.monotonic()
         try:
             summary = self.ingestor.run()
-        except Exception:
-            log.exception("the pass failed")
+        except Exception as exc:
+            if is_connection_error(exc):
+                self.outage.failed("pass", exc)
+            else:
+                log.exception("the pass failed")
+            self._passed(None, time.monotonic() - started, f"{type(exc).__name__}: {exc}")
             return
+        self.outage.ok()
+        self._passed(summary, time.monotonic() - started, None)
         for failure in summary.failures:    # a source that backs off says so once, with when
             log.warning("failed: %s", failure)
         worked = (summary.fetched or summary.not_modified or summary.failed or summary.new
@@ -125,6 +145,22 @@ class Worker:
         log.log(logging.INFO if worked else logging.DEBUG, summary.line())   # idle is quiet
         if self.on_pass:
             self.on_pass(summary)
+
+    def _passed(self, summary: PassSummary | None, seconds: float, error: str | None) -> None:
+        """The pass on the worker's heartbeat row: when, how long, and its counts."""
+        from app.store.workers import WorkerRepository
+
+        counts = {} if summary is None else {
+            "sources_fetched": summary.fetched, "sources_not_modified": summary.not_modified,
+            "sources_failed": summary.failed, "records_new": summary.new,
+            "fetches_avoided": summary.busy, "leases_taken_over": summary.taken_over}
+        try:
+            with self.db.session() as session:
+                WorkerRepository(session).passed(worker_id(), now=self.settings.clock(),
+                                                 seconds=seconds, error=error,
+                                                 counts=counts)
+        except Exception as exc:  # noqa: BLE001 - said once by the outage, or next pass
+            log.debug("could not record the pass: %s", exc)
 
     def request_stop(self, *_: object) -> None:
         self.stopping.set()
@@ -145,8 +181,10 @@ class Worker:
 
             signal.signal(signal.SIGINT, handler)
             signal.signal(signal.SIGTERM, handler)
+        self.heartbeat.once_quietly()
+        self.heartbeat.start()
         self.scheduler.start()
-        log.info("worker started: a pass every %gs over %d sources", self.tick,
+        log.info("worker %s started: a pass every %gs over %d sources", worker_id(), self.tick,
                  len(self.config.sources))
         while not self.stopping.wait(0.5):
             pass
@@ -159,20 +197,39 @@ class Worker:
         """Stop the scheduler, giving the jobs in flight `grace` seconds; False when some
         still run then (the caller ends the process: see run_until_stopped)."""
         self.request_stop()
+        self.heartbeat.stop()
         stopper = threading.Thread(target=self.scheduler.shutdown, name="worker-stop",
                                    daemon=True)
         stopper.start()
         stopper.join(grace)
-        if stopper.is_alive():
+        finished = not stopper.is_alive()
+        if not finished:
             log.warning("worker stopped with jobs in flight after %gs; their sources are "
                         "fetched again by the next pass", grace)
-            return False
-        return True
+        self._give_back(wait=2.0)
+        return finished
+
+    def _give_back(self, wait: float) -> None:
+        """Mark this worker stopped and give up its leases, for at most `wait` seconds (a
+        database that does not answer: they expire after NEWSDESK_LEASE_TIMEOUT)."""
+        from app.store.workers import WorkerRepository
+
+        def give_back() -> None:
+            try:
+                with self.db.session() as session:
+                    WorkerRepository(session).stopped(worker_id())
+            except Exception as exc:  # noqa: BLE001 - stopping anyway
+                log.debug("could not give back the leases: %s", exc)
+
+        thread = threading.Thread(target=give_back, name="give-back", daemon=True)
+        thread.start()
+        thread.join(wait)
 
 
 def start_background(settings: Settings, db: Database) -> Worker:
     """The scheduler of `newsdesk run`: the worker's jobs in a background thread beside the
     site.  The caller stops it with `.stop()`."""
     worker = Worker(db, settings)
+    worker.heartbeat.start()
     worker.scheduler.start()
     return worker

@@ -281,7 +281,7 @@ PUBLIC_PATHS = {
     "public.provider": "/providers/example.com/", "public.healthz": "/healthz",
     "public.favicon": "/favicon.ico", "syndication.rss_all": "/feed.xml",
     "syndication.atom_all": "/atom.xml", "syndication.json_all": "/feed.json",
-    "syndication.opml": "/feeds.opml",
+    "syndication.opml": "/feeds.opml", "operations.metrics": "/metrics",
     "syndication.rss_topic": "/topics/ai-in-healthcare/feed.xml",
     "syndication.atom_topic": "/topics/ai-in-healthcare/atom.xml",
     "syndication.json_topic": "/topics/ai-in-healthcare/feed.json",

@@ -46,7 +46,8 @@ class Harness:
     def __init__(self, db: Database, tmp_path: Path) -> None:
         self.db, self.tmp_path = db, tmp_path
 
-    def ingestor(self, *sources: FeedSource, **settings: Any) -> Ingestor:
+    def ingestor(self, *sources: FeedSource, owner: str | None = None,
+                 **settings: Any) -> Ingestor:
         config = FeedConfig(sources=sources, topics=SHIPPED.topics,
                             providers=SHIPPED.providers, auto_publish=SHIPPED.auto_publish)
         values: dict[str, Any] = dict(data_dir=self.tmp_path, feeds=self.tmp_path,
@@ -54,7 +55,7 @@ class Harness:
                                       fetch_deadline=4, fetch_max_bytes=200_000,
                                       fetch_max_failures=3, parse_processes=1)
         values.update(settings)
-        return Ingestor(self.db, Settings.from_env({}, **values), config)
+        return Ingestor(self.db, Settings.from_env({}, **values), config, owner=owner)
 
     def run(self, url: str, name: str = "src", **settings: Any) -> PassSummary:
         return self.ingestor(FeedSource(name, url), **settings).run(every=True)
@@ -395,11 +396,12 @@ def test_an_editors_decisions_survive_a_refetch(h: Harness, server: FeedServer) 
 
 def test_two_workers_never_hold_the_same_source(h: Harness, server: FeedServer) -> None:
     url = server.serve("/feed", rss(("AI story", "https://news.example/a", "a")))
-    first = h.ingestor(FeedSource("src", url))
-    second = h.ingestor(FeedSource("src", url))
+    first = h.ingestor(FeedSource("src", url), owner="host-a:1:first")
+    second = h.ingestor(FeedSource("src", url), owner="host-b:2:second")
     chosen = [s for s, _ in first.select(every=True)]
-    held, busy = first._lease(chosen)
-    assert len(held) == 1 and busy == 0
+    lease = PassSummary()
+    held = first._lease(chosen, lease)
+    assert len(held) == 1 and lease.busy == 0
     summary = second.run(every=True)
     assert summary.busy == 1 and summary.fetched == 0 and server.hits == []
 

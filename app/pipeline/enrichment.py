@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -237,11 +238,18 @@ def enrich_new_records(db: Database, settings: Settings, now: datetime,
                        ids: Sequence[str] | None = None, *, redo: bool = False,
                        limit: int = 1000, fetcher: Fetcher | None = None,
                        priors: Mapping[str, int] | None = None,
-                       keyring: Keyring | None = None, stories: bool = True) -> EnrichReport:
+                       keyring: Keyring | None = None, stories: bool = True,
+                       stop: threading.Event | None = None,
+                       owner: str | None = None) -> EnrichReport:
     """Enrich records (see the module docstring).  `ids`: these records (e.g. the ones an
     ingestion pass just stored); otherwise those never enriched or due for a retry (`redo`:
-    all).  `priors`: provider domain -> quality prior."""
+    all).  `priors`: provider domain -> quality prior.
+
+    With `owner` (a worker id), each page is leased first (issue 16): a record another worker
+    reads, or has read since it was selected, is left to it.  `stop` set: no further page is
+    started."""
     report = EnrichReport()
+    given = ids
     keyring = keyring or load_keyring(db, settings, now=now)
     if priors is None:          # one place for the priors: feeds/providers.yaml (issue 14)
         priors = {p.domain: p.quality for p in load_feeds(settings.feeds).providers}
@@ -255,6 +263,11 @@ def enrich_new_records(db: Database, settings: Settings, now: datetime,
     try:
         run = _Run(db, settings, now, fetcher, keyring, priors or {}, report, redo)
         for record in records:
+            if stop is not None and stop.is_set():
+                break
+            if owner is not None and not _lease(db, settings, record.id, owner,
+                                                due_only=given is None and not redo):
+                continue
             try:
                 rid = run.enrich(record)
             except Exception as exc:
@@ -262,6 +275,9 @@ def enrich_new_records(db: Database, settings: Settings, now: datetime,
                 run.fail(record.id, PageFetchError(f"{exc.__class__.__name__}: {exc}",
                                                    url=record.web_url))
                 continue
+            finally:
+                if owner is not None:
+                    _release(db, record.id, owner)
             if rid:
                 saved.append(rid)
     finally:
@@ -272,6 +288,23 @@ def enrich_new_records(db: Database, settings: Settings, now: datetime,
 
         report.related_changed = judge(db, settings, now, ids=saved).related
     return report
+
+
+def _lease(db: Database, settings: Settings, rid: str, owner: str, *, due_only: bool) -> bool:
+    from app.runs.leases import lease_until
+    from app.store.workers import WorkerRepository
+
+    now = settings.clock()
+    with db.session() as session:
+        return bool(WorkerRepository(session).lease_pages(
+            [rid], owner, now=now, until=lease_until(settings, now), due_only=due_only))
+
+
+def _release(db: Database, rid: str, owner: str) -> None:
+    from app.store.workers import WorkerRepository
+
+    with db.session() as session:
+        WorkerRepository(session).release_page(rid, owner)
 
 
 def enrich_due(db: Database, settings: Settings, now: datetime, *, redo: bool = False,

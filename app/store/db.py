@@ -99,10 +99,29 @@ def make_engine(url: str, *, create_folder: bool = False, **kwargs: Any) -> Engi
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    if parsed.get_driver_name() in ("psycopg", "psycopg2") and \
-            "connect_timeout" not in parsed.query:
-        kwargs.setdefault("connect_args", {"connect_timeout": 10})
+    statement_timeout = kwargs.pop("statement_timeout", 0)
+    if parsed.get_driver_name() in ("psycopg", "psycopg2"):
+        kwargs.setdefault("connect_args", _pg_connect_args(parsed, statement_timeout))
     return _create(parsed, url, **kwargs)
+
+
+def _pg_connect_args(parsed: URL, statement_timeout: float) -> dict[str, Any]:
+    """A connection that cannot hang for good (issue 16): a connect timeout, TCP keepalives
+    that notice a silent peer within about 30 s, a user timeout for unacknowledged writes, and
+    a statement timeout.  A URL's own parameters win."""
+    args: dict[str, Any] = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 10,
+                            "keepalives_interval": 5, "keepalives_count": 3,
+                            "tcp_user_timeout": 30000}
+    for key in list(args):
+        if key in parsed.query:
+            del args[key]
+    if statement_timeout and statement_timeout > 0:
+        ms = int(statement_timeout * 1000)
+        options = str(parsed.query.get("options", ""))
+        if "statement_timeout" not in options:
+            # added to the URL's own options (e.g. a search_path): psycopg joins them
+            args["options"] = f"{options} -c statement_timeout={ms}".strip()
+    return args
 
 
 def _create(parsed: URL, url: str, **kwargs: Any) -> Engine:
@@ -137,6 +156,13 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     cfg = alembic_config(engine)
     try:
         with engine.execution_options(**WRITE).begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # one migrating process at a time (issue 16): the others wait here, then find
+                # the schema current (SQLite's BEGIN IMMEDIATE above does the same)
+                connection.execute(text("SET LOCAL statement_timeout = 0"))
+                connection.execute(text("SELECT pg_advisory_xact_lock(hashtextextended("
+                                        "current_schema() || ':' || :key, 0))"),
+                                   {"key": "migrate"})
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, revision)
     except Exception as exc:
@@ -319,5 +345,9 @@ def serialize(session: Session, key: str = EDITORIAL) -> None:
 def open_database(settings: Settings, *, migrate: bool = True) -> Database:
     """The database `settings` name.  Only the default one (SQLite under the data dir) has its
     folder created on demand: a named SQLite path whose folder is missing is a typo."""
+    extra: dict[str, Any] = {}
+    if not settings.database_url.startswith("sqlite"):
+        extra["statement_timeout"] = settings.db_statement_timeout
     return Database(settings.database_url, migrate=migrate,
-                    create_folder=settings.database_url == default_database_url(settings.data_dir))
+                    create_folder=settings.database_url == default_database_url(settings.data_dir),
+                    **extra)

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import (
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -446,7 +447,8 @@ class FeedSourceRow(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_until: Mapped[datetime | None] = mapped_column(DateTime)
 
-    __table_args__ = (Index("ix_feed_sources_next_due_at", "next_due_at"),)
+    __table_args__ = (Index("ix_feed_sources_next_due_at", "next_due_at"),
+                      Index("ix_feed_sources_lease_owner", "lease_owner"))
 
 
 class SourceEntryRow(Base):
@@ -493,3 +495,48 @@ class RecordVectorRow(Base):
 
 
 __all__ += ["RecordVectorRow"]
+
+# --------------------------------------------------------------------------- workers (issue 16)
+# Several workers on one database: who is alive, what it did, and which record's page it reads.
+
+
+class WorkerHeartbeatRow(Base):
+    """A worker process (`host:pid:random`, stable for the process): when it started, last beat
+    and last passed, its last error, a hash of its settings, and running totals for /metrics.
+    Its leases are renewed with each beat; a worker that stops beating loses them."""
+
+    __tablename__ = "worker_heartbeats"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    beat_at: Mapped[datetime] = mapped_column(DateTime)
+    last_pass_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    config_hash: Mapped[str | None] = mapped_column(String(64))
+    stopped: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    passes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    pass_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    last_pass_seconds: Mapped[float | None] = mapped_column(Float)
+    sources_fetched: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    sources_not_modified: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    sources_failed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    records_new: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    fetches_avoided: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    leases_taken_over: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class EnrichmentLeaseRow(Base):
+    """A record whose page one worker reads until `lease_until` (renewed with its heartbeat)."""
+
+    __tablename__ = "enrichment_leases"
+
+    record_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    lease_until: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_enrichment_leases_owner", "owner"),)
+
+
+__all__ += ["EnrichmentLeaseRow", "WorkerHeartbeatRow"]

@@ -171,6 +171,23 @@ def _id_range(column: Any, after: str | None, upto: str | None) -> ColumnElement
                 *([] if upto is None else [column <= upto]))
 
 
+def _insert_ignore(session: Session, model: Any, rows: list[dict[str, Any]] | None = None,
+                   **values: Any) -> None:
+    """INSERT a row (or `rows`) except those that break a unique key: reference rows
+    (providers, topics, sources) another worker may insert at the same time (issue 16)."""
+    table = _table(model) if not isinstance(model, Table) else model
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+        statement: Any = pg_insert(table).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as lite_insert
+        statement = lite_insert(table).on_conflict_do_nothing()
+    else:
+        statement = insert(table)
+    session.connection().execute(statement, rows if rows is not None else [values])
+
+
 def _core_rows(session: Session, statement: Any, params: dict[str, Any]) -> list[Any]:
     """Rows of a prebuilt Core statement in the session's transaction, without the ORM's
     per-statement work (a third of the cost of a small lookup); pending ORM changes are
@@ -253,10 +270,10 @@ class RecordRepository:
             return cached
         found = self.session.execute(
             select(ProviderRow.id).where(ProviderRow.domain == key)).scalar_one_or_none()
-        if found is None:
+        if found is None:     # another worker may insert it at the same time (issue 16)
+            _insert_ignore(self.session, ProviderRow, domain=key, name=name)
             found = self.session.execute(
-                insert(ProviderRow).values(domain=key, name=name).returning(ProviderRow.id)
-            ).scalar_one()
+                select(ProviderRow.id).where(ProviderRow.domain == key)).scalar_one()
         self._providers[key] = found
         return found
 
@@ -266,16 +283,16 @@ class RecordRepository:
             return cached
         found = self.session.execute(
             select(TopicRow.id).where(TopicRow.name == name)).scalar_one_or_none()
-        if found is None:
-            base = slugify(name) or "topic"
-            slug, n = base, 1
+        base = slugify(name) or "topic"
+        slug, n = base, 1
+        while found is None:   # another worker may insert it at the same time (issue 16)
             while self.session.execute(
                     select(TopicRow.id).where(TopicRow.slug == slug)).first() is not None:
                 n += 1
                 slug = f"{base}-{n}"
+            _insert_ignore(self.session, TopicRow, name=name, slug=slug)
             found = self.session.execute(
-                insert(TopicRow).values(name=name, slug=slug).returning(TopicRow.id)
-            ).scalar_one()
+                select(TopicRow.id).where(TopicRow.name == name)).scalar_one_or_none()
         self._topics[name] = found
         return found
 
@@ -354,8 +371,7 @@ class RecordRepository:
             missing = [{"domain": d, "name": n} for d, n in domains.items()
                        if d not in self._providers]
             if missing:
-                self.session.connection().execute(cast(Table, ProviderRow.__table__).insert(),
-                                                  missing)
+                _insert_ignore(self.session, ProviderRow, missing)
                 for domain, pid in self.session.execute(
                         select(ProviderRow.domain, ProviderRow.id)
                         .where(ProviderRow.domain.in_([m["domain"] for m in missing]))):
@@ -818,9 +834,9 @@ class IngestRepository:
         for name in changed:
             url = wanted[name]
             row = rows.get(name)
-            if row is None:
-                self.session.add(FeedSourceRow(name=name, url=url, config_url=url,
-                                               error_count=0, disabled=False))
+            if row is None:     # another worker may add it at the same time (issue 16)
+                _insert_ignore(self.session, FeedSourceRow, name=name, url=url, config_url=url,
+                               error_count=0, disabled=False)
             elif row.config_url != url:
                 row.config_url = row.url = url
                 row.etag = row.last_modified = None
@@ -850,24 +866,34 @@ class IngestRepository:
                  last_success, lease_owner, lease_until) in self.session.execute(query)]
 
     def take_leases(self, names: Sequence[str], owner: str, until: datetime, *,
-                    now: datetime, steal_from: Iterable[str] = ()) -> set[str]:
-        """Hold the named sources until `until`, except those another worker holds (a lease of
-        a worker in `steal_from`, known to be dead, is taken over).  Returns the names held."""
-        from sqlalchemy import or_
+                    now: datetime, due_only: Iterable[str] = ()) -> tuple[set[str], dict[str, str]]:
+        """Hold the named sources until `until` in one statement, except those another worker
+        holds (its lease not yet expired) and, of `due_only`, those no longer due (another
+        worker fetched them since they were selected).  Returns (the names held, and of them
+        those taken over from an expired lease: name -> its former owner).
+
+        On PostgreSQL the UPDATE locks each row it changes and, under READ COMMITTED, looks at
+        a row another transaction changed meanwhile again: two workers never both hold one."""
+        from sqlalchemy import and_, false, or_
 
         from app.store.models import FeedSourceRow as F
 
         if not names:
-            return set()
-        free = or_(F.lease_owner.is_(None), F.lease_until.is_(None),
-                   F.lease_until < to_db_time(now), F.lease_owner == owner)
-        stale = list(steal_from)
-        if stale:
-            free = or_(free, F.lease_owner.in_(stale))
-        self.session.execute(update(F).where(F.name.in_(list(names)), free).values(
-            lease_owner=owner, lease_until=to_db_time(until)))
-        return set(self.session.execute(select(F.name).where(
-            F.name.in_(list(names)), F.lease_owner == owner)).scalars())
+            return set(), {}
+        at = to_db_time(now)
+        free = or_(F.lease_owner.is_(None), F.lease_until.is_(None), F.lease_until < at,
+                   F.lease_owner == owner)
+        must_be_due = list(due_only)
+        due = or_(F.name.not_in(must_be_due) if must_be_due else true(),
+                  and_(F.disabled == false(), or_(F.next_due_at.is_(None), F.next_due_at <= at)))
+        condition = and_(F.name.in_(list(names)), free, due)
+        former = dict(self.session.execute(select(
+            F.name, F.lease_owner).where(condition, F.lease_owner.is_not(None),
+                                         F.lease_owner != owner)).all())
+        held = set(self.session.execute(update(F).where(condition).values(
+            lease_owner=owner, lease_until=to_db_time(until)).returning(F.name)
+            .execution_options(synchronize_session=False)).scalars())
+        return held, {n: o for n, o in former.items() if n in held and o}
 
     def save_states(self, states: Sequence[Any], *, release_owner: str | None = None) -> None:
         """Write sources' state (and drop this worker's lease on them) in one statement."""
@@ -896,6 +922,13 @@ class IngestRepository:
 
     def save_state(self, state: Any, *, release_owner: str | None = None) -> None:
         self.save_states([state], release_owner=release_owner)
+
+    def release_every(self, owner: str) -> None:
+        """Every source lease `owner` holds given up."""
+        from app.store.models import FeedSourceRow as F
+
+        self.session.execute(update(F).where(F.lease_owner == owner).values(
+            lease_owner=None, lease_until=None).execution_options(synchronize_session=False))
 
     def release(self, names: Iterable[str], owner: str) -> None:
         from app.store.models import FeedSourceRow as F

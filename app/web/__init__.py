@@ -21,6 +21,7 @@ BLUEPRINTS: list[tuple[str, str]] = [
     ("app.web.editor", "bp"),
     ("app.web.editor_feeds", "bp"),
     ("app.web.api", "bp"),
+    ("app.web.operations", "bp"),      # /metrics (issue 16)
 ]
 
 

@@ -565,7 +565,19 @@ def healthz() -> Response:
                        reason="the database failed its integrity check")
     if due:
         state["quick_check_passed"] = when
-    return _health(200, status="ok", database="ok", version=version)
+    from app.web.operations import workers_health
+
+    try:
+        healthy, workers = workers_health(get_db(), get_settings(), when)
+    except Exception as exc:  # noqa: BLE001 - a schema without the table, a lost database
+        log.error("healthz: the workers cannot be read: %s", exc)
+        return _health(503, status="error", database=exc.__class__.__name__,
+                       reason="the workers cannot be read")
+    if not healthy:
+        return _health(503, status="error", database="ok", version=version,
+                       reason=f"no worker finished a pass in the last "
+                              f"{get_settings().health_max_pass_age} s", **workers)
+    return _health(200, status="ok", database="ok", version=version, **workers)
 
 
 def _health(code: int, **body: Any) -> Response:
