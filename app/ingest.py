@@ -44,7 +44,7 @@ from app.pipeline.state import SourceState, after_fetch
 from app.pipeline.store import StoreCounts, store_entries
 from app.pipeline.work import init_process, parse_body, parse_in_process, sealed
 from app.record import Record
-from app.runs.leases import Heartbeat, lease_until, worker_id
+from app.runs.leases import Heartbeat, gone_here, lease_until, worker_id
 from app.secured import Keyring
 from app.sources import FeedConfig, FeedSource
 from app.store.db import Database
@@ -232,14 +232,16 @@ class Ingestor:
                 repo = IngestRepository(session)
                 names = [s.name for s in batch]
                 got, former = repo.take_leases(names, self.owner, until, now=now,
-                                               due_only=self.due_only.intersection(names))
+                                               due_only=self.due_only.intersection(names),
+                                               gone=gone_here)
                 current = {st.name: st for st in repo.states(sorted(got))}
                 held.extend((s, current[s.name]) for s in batch if s.name in got)
                 taken.update(former)
 
         _retrying(take)
         for name, owner in sorted(taken.items()):
-            log.warning("%s: taken over from worker %s (its lease expired)", name, owner)
+            log.warning("%s: taken over from worker %s (its lease expired or its process is "
+                        "gone)", name, owner)
         summary.taken_over += len(taken)
         summary.busy += len(batch) - len(held)
         return held

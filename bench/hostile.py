@@ -68,7 +68,7 @@ def per_mb(function: Callable[[str], object], unit: str, mb: float, budget: floa
 
 
 def run_text(mb: float, budget: float) -> None:
-    shapes = {"plain text": "news text ", "'<'": "<", "nested '<div>'": "<div>"}
+    shapes = {"plain text": "news text ", "'<'": "<", "nested '<div>'": "<div>", "'!['": "!["}
     print(f"seconds per MB (inputs of {mb:g} MB; a function over {budget:g} s stops at a "
           "smaller one)")
     print(f"  {'function':<34} " + " ".join(f"{name:>22}" for name in shapes))

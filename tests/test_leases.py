@@ -170,3 +170,23 @@ def test_article_pages_are_leased_to_one_worker_each(db: Database, tmp_path: Pat
         taken = WorkerRepository(session).lease_pages(
             ids, "b:2:y", now=later, until=later + timedelta(seconds=60), due_only=True)
     assert taken == ids[1:]
+
+
+def test_a_worker_of_this_host_whose_process_is_gone_is_known_gone() -> None:
+    """`newsdesk fetch` run again after a kill -9 takes over the dead pass's leases at once; a
+    live process, this process and another host's worker keep theirs until they expire."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from app.runs.leases import gone_here
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    host = socket.gethostname()
+    assert gone_here(f"{host}:{child.pid}:0123abcd")
+    assert not gone_here(f"{host}:{os.getpid()}:0123abcd")
+    assert not gone_here(f"{host}:1:0123abcd")                     # init: alive
+    assert not gone_here(f"elsewhere.example:{child.pid}:0123abcd")
+    assert not gone_here("not a worker id")

@@ -32,6 +32,26 @@ def worker_id() -> str:
     return _ID[1]
 
 
+def gone_here(owner: str) -> bool:
+    """True when `owner` is a worker id of this host whose process no longer exists (killed
+    with -9, crashed): a pass run again at once need not wait NEWSDESK_LEASE_TIMEOUT for the
+    leases it left.  Another host's worker, or a pid that answers, is never judged gone."""
+    try:
+        host, pid_text, _ = owner.rsplit(":", 2)
+        pid = int(pid_text)
+    except ValueError:
+        return False
+    if host != socket.gethostname() or pid == os.getpid() or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:            # it exists, as another user's process
+        return False
+    return False
+
+
 def lease_until(settings: Settings, now: datetime) -> datetime:
     return now + timedelta(seconds=max(1, settings.lease_timeout))
 

@@ -866,11 +866,14 @@ class IngestRepository:
                  last_success, lease_owner, lease_until) in self.session.execute(query)]
 
     def take_leases(self, names: Sequence[str], owner: str, until: datetime, *,
-                    now: datetime, due_only: Iterable[str] = ()) -> tuple[set[str], dict[str, str]]:
+                    now: datetime, due_only: Iterable[str] = (),
+                    gone: Callable[[str], bool] | None = None
+                    ) -> tuple[set[str], dict[str, str]]:
         """Hold the named sources until `until` in one statement, except those another worker
         holds (its lease not yet expired) and, of `due_only`, those no longer due (another
         worker fetched them since they were selected).  Returns (the names held, and of them
-        those taken over from an expired lease: name -> its former owner).
+        those taken over from an expired lease: name -> its former owner).  A holder for which
+        `gone(owner)` is true (its process is known to be dead) counts as expired.
 
         On PostgreSQL the UPDATE locks each row it changes and, under READ COMMITTED, looks at
         a row another transaction changed meanwhile again: two workers never both hold one."""
@@ -881,8 +884,14 @@ class IngestRepository:
         if not names:
             return set(), {}
         at = to_db_time(now)
+        dead: list[str] = []
+        if gone is not None:
+            holders = self.session.execute(select(F.lease_owner).distinct().where(
+                F.name.in_(list(names)), F.lease_owner.is_not(None),
+                F.lease_owner != owner, F.lease_until >= at)).scalars()
+            dead = [h for h in holders if h and gone(h)]
         free = or_(F.lease_owner.is_(None), F.lease_until.is_(None), F.lease_until < at,
-                   F.lease_owner == owner)
+                   F.lease_owner == owner, F.lease_owner.in_(dead) if dead else false())
         must_be_due = list(due_only)
         due = or_(F.name.not_in(must_be_due) if must_be_due else true(),
                   and_(F.disabled == false(), or_(F.next_due_at.is_(None), F.next_due_at <= at)))

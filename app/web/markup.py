@@ -48,6 +48,11 @@ def _shift_headings(html: str) -> str:
 # (issue 15); no article nests 64 elements deep.
 MAX_DEPTH = 64
 
+# A body with more '[' than this is shown as text too: markdown-it tries every '[' as the start
+# of a link, linear but slow (1 MB of '![' took 38 s per uncached page view; issue 15). An
+# article with thousands of links is not an article.
+MAX_BRACKETS = 5000
+
 
 class _Depth:
     """lxml parser target that measures how deep elements nest (libxml2 closes implied
@@ -90,9 +95,12 @@ def render_markdown(text: str, images: bool = True) -> Markup:
     handlers, styles and dangerous URLs are removed; links get rel=noopener nofollow.
     `images=False` drops images too: the site's pages show no third party's image (their
     addresses would make readers' browsers call the publisher; issue 17).
-    HTML nested deeper than MAX_DEPTH is shown as text instead (see there)."""
+    HTML nested deeper than MAX_DEPTH, or more '[' than MAX_BRACKETS, is shown as text instead
+    (see there)."""
     if not text.strip():
         return Markup("")
+    if text.count("[") > MAX_BRACKETS:
+        return _as_text(text)
     html = _shift_headings(_markdown().render(text))
     if "<" in html and html.count("<") > MAX_DEPTH and nesting_depth(html) > MAX_DEPTH:
         return _as_text(text)
