@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from app.pipeline.grouping import connected
 from app.record import Image, Provider, Record
 
 DATA = Path(__file__).resolve().parent / "data" / "devset" / "records.jsonl"
@@ -80,25 +81,10 @@ def load(path: Path = DATA) -> list[DevRecord]:
 
 def split(records: list[DevRecord]) -> list[DevRecord]:
     """Give every record its part: connected stories together (union-find over related URLs)."""
-    parent = {r.url: r.url for r in records}
-
-    def find(x: str) -> str:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for r in records:
-        for url in r.related_urls:
-            if url in parent:
-                parent[find(url)] = find(r.url)
-    smallest: dict[str, str] = {}
-    for r in records:
-        root = find(r.url)
-        smallest[root] = min(smallest.get(root, r.path), r.path)
-    out = []
-    for r in records:
-        digest = hashlib.sha256(smallest[find(r.url)].encode()).digest()
+    part_of: dict[str, str] = {}
+    for story in connected(records, lambda r: r.url,
+                           ((r.url, url) for r in records for url in r.related_urls)):
+        digest = hashlib.sha256(min(r.path for r in story).encode()).digest()
         part = "test" if digest[0] * 100 // 256 < TEST_SHARE else "tune"
-        out.append(DevRecord(r.path, r.record, r.related_urls, part))
-    return out
+        part_of.update((r.url, part) for r in story)
+    return [DevRecord(r.path, r.record, r.related_urls, part_of[r.url]) for r in records]

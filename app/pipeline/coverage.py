@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from app.pipeline.grouping import connected
 from app.record import Record, record_id
 
 
@@ -79,23 +80,10 @@ def group_stories(records: Sequence[Record]) -> list[StoryGroup]:
     """The records grouped by story, groups in page order, each led by its best record."""
     by_id = {r.id: r for r in records}
     links = _linked(records)
-    parent = {r.id: r.id for r in records}
-
-    def find(x: str) -> str:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for record in records:
-        for other in sorted(links[record.id]):
-            if _same_heat(record, by_id[other]):
-                parent[find(other)] = find(record.id)
-    members: dict[str, list[Record]] = {}
-    for record in records:
-        members.setdefault(find(record.id), []).append(record)
+    same_story = ((record.id, other) for record in records for other in sorted(links[record.id])
+                  if _same_heat(record, by_id[other]))
     groups = []
-    for group in members.values():
+    for group in connected(records, lambda r: r.id, same_story):
         lead = min(group, key=_rank)
         groups.append(StoryGroup(lead, tuple(r for r in group if r is not lead)))
     return groups

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from app.config import Settings
+from app.pipeline.grouping import connected
 from app.pipeline.relate import MAX_RELATED, StoryIndex, related_entries
 from app.pipeline.score import StoryMember, compute_heat
 from app.record import Record, Related
@@ -82,22 +83,9 @@ def _merge(found: tuple[Related, ...], before: tuple[Related, ...],
 def story_clusters(records: Sequence[Record]) -> list[list[Record]]:
     """Records grouped by story: connected same-story matches (union-find)."""
     index = _index(records)
-    parent = {r.id: r.id for r in records}
-
-    def find(x: str) -> str:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for record in records:
-        for match in index.query_record(record, limit=10):
-            if match.same_story and match.record_id in parent:
-                parent[find(match.record_id)] = find(record.id)
-    groups: dict[str, list[Record]] = {}
-    for record in records:
-        groups.setdefault(find(record.id), []).append(record)
-    return list(groups.values())
+    same_story = ((record.id, match.record_id) for record in records
+                  for match in index.query_record(record, limit=10) if match.same_story)
+    return connected(records, lambda r: r.id, same_story)
 
 
 @dataclass

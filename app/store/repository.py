@@ -884,25 +884,20 @@ class IngestRepository:
         if not names:
             return set(), {}
         at = to_db_time(now)
-        dead: list[str] = []
-        if gone is not None:
-            holders = self.session.execute(select(F.lease_owner).distinct().where(
-                F.name.in_(list(names)), F.lease_owner.is_not(None),
-                F.lease_owner != owner, F.lease_until >= at)).scalars()
-            dead = [h for h in holders if h and gone(h)]
+        others = [(name, holder) for name, holder in self.session.execute(select(
+            F.name, F.lease_owner).where(F.name.in_(list(names)), F.lease_owner != owner))
+            if holder]
+        dead = sorted({o for _, o in others if gone is not None and gone(o)})
         free = or_(F.lease_owner.is_(None), F.lease_until.is_(None), F.lease_until < at,
                    F.lease_owner == owner, F.lease_owner.in_(dead) if dead else false())
         must_be_due = list(due_only)
         due = or_(F.name.not_in(must_be_due) if must_be_due else true(),
                   and_(F.disabled == false(), or_(F.next_due_at.is_(None), F.next_due_at <= at)))
         condition = and_(F.name.in_(list(names)), free, due)
-        former = dict(self.session.execute(select(
-            F.name, F.lease_owner).where(condition, F.lease_owner.is_not(None),
-                                         F.lease_owner != owner)).all())
         held = set(self.session.execute(update(F).where(condition).values(
             lease_owner=owner, lease_until=to_db_time(until)).returning(F.name)
             .execution_options(synchronize_session=False)).scalars())
-        return held, {n: o for n, o in former.items() if n in held and o}
+        return held, {n: o for n, o in others if n in held}   # held from another: taken over
 
     def save_states(self, states: Sequence[Any], *, release_owner: str | None = None) -> None:
         """Write sources' state (and drop this worker's lease on them) in one statement."""
