@@ -11,7 +11,12 @@ The farm server runs in a process of its own.  Printed per contender and pass: w
 entries/s, sources/s, CPU seconds per source, peak memory; then our ratios to both baselines.
 
     .venv/bin/python bench/ingest.py [--sources 1000] [--entries 50] [--only newsdesk,reader]
-                                     [--via-cli]
+                                     [--via-cli] [--farm plain|mixed]
+
+--farm mixed (issue 19) serves a second farm of another shape (tests/feedserver.py: mixed_feed):
+RSS with content:encoded and media:, Atom with HTML content and JSON Feed in turn, each entry
+~2 KB of HTML with images; between the two passes every fourth feed gets 3 new entries in place
+of its 3 oldest, so the second pass is mostly 304s with some 200s to parse and store.
 
 --via-cli (issue 19) times each pass as a user runs it, a whole process each: `newsdesk fetch
 --all` for newsdesk, a `python -c` of make_reader + update_feeds(workers=8) for reader (start-up,
@@ -32,17 +37,19 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def serve_farm(entries: int, port_queue: mp.Queue, stop: mp.Event) -> None:  # type: ignore[type-arg]
-    from tests.feedserver import FeedServer, farm_route
+def serve_farm(entries: int, port_queue: mp.Queue, stop: mp.Event,  # type: ignore[type-arg]
+               farm: str = "plain") -> None:
+    from tests.feedserver import FeedServer, farm_route, mixed_farm_route
 
     with FeedServer() as server:
-        server.prefixes["/farm/"] = farm_route(entries)
+        server.prefixes["/farm/"] = (mixed_farm_route if farm == "mixed" else farm_route)(entries)
         port_queue.put(server.port)
         stop.wait()
 
@@ -61,6 +68,16 @@ def _timed(fn) -> dict[str, float]:  # type: ignore[no-untyped-def]
     wall = time.perf_counter() - t0
     cpu1, rss = _usage()
     return {"wall": wall, "cpu": cpu1 - cpu0, "entries": entries, "rss_kb": rss}
+
+
+BETWEEN: list[Callable[[], None]] = []     # what changes the farm between the two passes
+
+
+def _two_passes(a_pass: Callable[[], int]) -> list[dict[str, float]]:
+    first = _timed(a_pass)
+    for change in BETWEEN:
+        change()
+    return [first, _timed(a_pass)]
 
 
 def run_bare(urls: list[str]) -> list[dict[str, float]]:
@@ -85,7 +102,7 @@ def run_bare(urls: list[str]) -> list[dict[str, float]]:
         with ThreadPoolExecutor(8) as pool:
             return sum(pool.map(one, urls))
 
-    return [_timed(a_pass), _timed(a_pass)]
+    return _two_passes(a_pass)
 
 
 def run_reader(urls: list[str], tmp: Path) -> list[dict[str, float]]:
@@ -100,10 +117,9 @@ def run_reader(urls: list[str], tmp: Path) -> list[dict[str, float]]:
         reader.update_feeds(workers=8, scheduled=False)
         return reader.get_entry_counts().total - before
 
-    first = _timed(a_pass)
-    second = _timed(a_pass)
+    passes = _two_passes(a_pass)
     reader.close()
-    return [first, second]
+    return passes
 
 
 def run_newsdesk(urls: list[str], tmp: Path) -> list[dict[str, float]]:
@@ -132,7 +148,7 @@ def run_newsdesk(urls: list[str], tmp: Path) -> list[dict[str, float]]:
                   file=sys.stderr)
         return summary.new
 
-    return [_timed(a_pass), _timed(a_pass)]
+    return _two_passes(a_pass)
 
 
 READER_PASS = ("import sys; from reader import make_reader; r = make_reader(sys.argv[1]); "
@@ -160,7 +176,7 @@ def run_reader_cli(urls: list[str], tmp: Path) -> list[dict[str, float]]:
         reader.add_feed(url)
     reader.close()
     command = [sys.executable, "-c", READER_PASS, path]
-    return [_timed(lambda: _process(command)), _timed(lambda: _process(command))]
+    return _two_passes(lambda: _process(command))
 
 
 def run_newsdesk_cli(urls: list[str], tmp: Path) -> list[dict[str, float]]:
@@ -180,11 +196,17 @@ def run_newsdesk_cli(urls: list[str], tmp: Path) -> list[dict[str, float]]:
     command = [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv.pop(1)); "
                "sys.argv[0] = 'newsdesk'; from app.cli import run; sys.exit(run())",
                str(ROOT), "fetch", "--all"]
-    return [_timed(lambda: _process(command, env)), _timed(lambda: _process(command, env))]
+    return _two_passes(lambda: _process(command, env))
 
 
-def contender_main(name: str, base: str, sources: int, via_cli: bool = False) -> None:
+def contender_main(name: str, base: str, sources: int, via_cli: bool = False,
+                   farm: str = "plain") -> None:
     urls = [f"{base}/farm/{i}.xml" for i in range(sources)]
+    if farm == "mixed":
+        import httpx
+
+        httpx.get(f"{base}/farm/generation/0").raise_for_status()     # a fresh farm
+        BETWEEN.append(lambda: httpx.get(f"{base}/farm/generation/1").raise_for_status())
     with tempfile.TemporaryDirectory() as tmp:
         if name == "bare":
             result = run_bare(urls)
@@ -202,19 +224,23 @@ def main() -> None:
     parser.add_argument("--only", default="bare,reader,newsdesk")
     parser.add_argument("--via-cli", action="store_true",
                         help="time each pass as a whole process, as a user runs it")
+    parser.add_argument("--farm", choices=("plain", "mixed"), default="plain",
+                        help="plain: RSS of short items, all 304 on the second pass; mixed: "
+                             "RSS/Atom/JSON Feed with long HTML, a quarter changing between passes")
     parser.add_argument("--contender", help=argparse.SUPPRESS)
     parser.add_argument("--base", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.contender:
-        contender_main(args.contender, args.base, args.sources, args.via_cli)
+        contender_main(args.contender, args.base, args.sources, args.via_cli, args.farm)
         return
 
     ctx = mp.get_context("spawn")
     ports, stop = ctx.Queue(), ctx.Event()
-    server = ctx.Process(target=serve_farm, args=(args.entries, ports, stop), daemon=True)
+    server = ctx.Process(target=serve_farm, args=(args.entries, ports, stop, args.farm),
+                         daemon=True)
     server.start()
     base = f"http://127.0.0.1:{ports.get(timeout=30)}"
-    print(f"farm: {args.sources} sources x {args.entries} entries at {base}; "
+    print(f"farm ({args.farm}): {args.sources} sources x {args.entries} entries at {base}; "
           f"{'each pass a whole process (--via-cli); ' if args.via_cli else ''}"
           f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}")
     results: dict[str, list[dict[str, float]]] = {}
@@ -229,7 +255,7 @@ def main() -> None:
             out = subprocess.run(
                 [sys.executable, __file__, "--contender", name, "--base", base,
                  "--sources", str(args.sources), "--entries", str(args.entries),
-                 *(["--via-cli"] if args.via_cli else [])],
+                 "--farm", args.farm, *(["--via-cli"] if args.via_cli else [])],
                 capture_output=True, text=True, check=False, timeout=3600)
             if out.returncode != 0:
                 print(f"{name}: failed\n{out.stderr[-2000:]}")

@@ -88,6 +88,113 @@ def farm_route(entries: int, *, host: str = "farm.example") -> Route:
     return route
 
 
+# ---------------------------------------------------------------- the second, mixed farm (issue 19)
+
+MIXED_KINDS = ("rss", "atom", "json")
+
+
+def _mixed_body(source: int, j: int, title: str, host: str) -> str:
+    """About 2 KB of article HTML with two images, as real feeds put in content:encoded."""
+    paragraph = (f"<p>Story {j} of source {source}: {escape(title)}. Clinicians and engineers "
+                 "at the hospital describe what changed on the ward, how the model was "
+                 "validated against radiologists' reads, and what regulators asked for before "
+                 "it was switched on for every patient.</p>")
+    image = (f'<figure><img src="https://img.{host}/s{source}/{j}-{{n}}.jpg" width="640" '
+             f'height="360" alt="figure {{n}}"><figcaption>Figure {{n}}</figcaption></figure>')
+    return (paragraph * 3 + image.format(n=1) + paragraph * 3 + image.format(n=2)
+            + "<ul><li>one</li><li>two</li></ul>")
+
+
+def mixed_feed(source: int, entries: int, generation: int = 0, *,
+               host: str = "mixed.example") -> tuple[bytes, str]:
+    """The feed of source `source` of the mixed farm and its content type: RSS 2.0 with
+    content:encoded and media:, Atom with HTML content, or JSON Feed 1.1 (by `source` % 3),
+    each entry carrying ~2 KB of HTML with images.  At generation g > 0 every fourth source
+    has 3 new entries in place of its 3 oldest (the others are unchanged: a 304)."""
+    base = datetime(2026, 11, 1, tzinfo=UTC)
+    changed = generation if source % 4 == 1 else 0
+    rows = [(f"s{source}-g{changed}-n{k}", entries + changed * 3 + k) for k in range(
+        3 if changed else 0)]
+    rows += [(f"s{source}-e{j}", j) for j in range(entries - len(rows))]
+    kind = MIXED_KINDS[source % 3]
+    items = []
+    for guid, j in rows:
+        title = FARM_TOPICS[(source + j) % len(FARM_TOPICS)][0] + f" (s{source} e{j})"
+        when = base + timedelta(minutes=source * 7 + j)
+        link = f"https://{host}/s{source}/article-{j}?utm_medium=feed"
+        body = _mixed_body(source, j, title, host)
+        thumb = f"https://img.{host}/s{source}/{j}-thumb.jpg"
+        if kind == "rss":
+            items.append(
+                f"<item><title>{escape(title)}</title><link>{escape(link)}</link>"
+                f'<guid isPermaLink="false">{guid}</guid>'
+                f"<pubDate>{format_datetime(when, usegmt=True)}</pubDate>"
+                f"<dc:creator>Reporter {j % 7}</dc:creator>"
+                f"<description>{escape(f'<p>Story {j} of source {source}.</p>')}</description>"
+                f"<content:encoded><![CDATA[{body}]]></content:encoded>"
+                f'<media:content url="{thumb}" medium="image" width="1200" height="675"/>'
+                f'<media:thumbnail url="{thumb}"/></item>')
+        elif kind == "atom":
+            items.append(
+                f"<entry><title>{escape(title)}</title>"
+                f'<link rel="alternate" href="{escape(link)}"/><id>urn:mixed:{guid}</id>'
+                f"<updated>{when.isoformat()}</updated><published>{when.isoformat()}</published>"
+                f"<author><name>Reporter {j % 7}</name></author>"
+                f'<content type="html">{escape(body)}</content></entry>')
+        else:
+            items.append({"id": guid, "url": link, "title": title, "content_html": body,
+                          "image": thumb, "date_published": when.isoformat(),
+                          "authors": [{"name": f"Reporter {j % 7}"}]})
+    if kind == "json":
+        import json
+
+        return json.dumps({"version": "https://jsonfeed.org/version/1.1",
+                           "title": f"Mixed source {source}",
+                           "home_page_url": f"https://{host}/s{source}/",
+                           "items": items}).encode(), "application/feed+json"
+    if kind == "atom":
+        return (f'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+                f"<title>Mixed source {source}</title><id>urn:mixed:s{source}</id>"
+                f'<link href="https://{host}/s{source}/"/><updated>{base.isoformat()}</updated>'
+                f"{''.join(items)}</feed>").encode(), "application/atom+xml; charset=utf-8"
+    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0" '
+            f'xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+            f'xmlns:media="http://search.yahoo.com/mrss/" '
+            f'xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>'
+            f"<title>Mixed source {source}</title><link>https://{host}/s{source}/</link>"
+            f"<description>mixed farm</description>{''.join(items)}</channel></rss>"
+            ).encode(), "application/rss+xml; charset=utf-8"
+
+
+def mixed_farm_route(entries: int, *, host: str = "mixed.example") -> Route:
+    """The mixed farm with ETags, at `/PREFIX/{source}.xml`.  `/PREFIX/generation/{g}` moves
+    it to generation g (what changes between passes: `mixed_feed`)."""
+    cache: dict[tuple[int, int], tuple[bytes, str, str]] = {}
+    lock = threading.Lock()
+    state = {"generation": 0}
+
+    def route(request: Request) -> Reply:
+        parts = request.path.split("?", 1)[0].rstrip("/").split("/")
+        if len(parts) >= 2 and parts[-2] == "generation" and parts[-1].isdigit():
+            state["generation"] = int(parts[-1])
+            return Reply(200, b"ok")
+        try:
+            source = int(parts[-1].split(".")[0])
+        except (IndexError, ValueError):
+            return Reply(404, b"no such feed")
+        key = (source, state["generation"] if source % 4 == 1 else 0)
+        with lock:
+            if key not in cache:
+                body, kind = mixed_feed(source, entries, key[1], host=host)
+                cache[key] = (body, kind, '"' + hashlib.sha1(body).hexdigest()[:16] + '"')
+            body, kind, etag = cache[key]
+        if request.headers.get("if-none-match") == etag:
+            return Reply(304, b"", {"ETag": etag})
+        return Reply(200, body, {"Content-Type": kind, "ETag": etag})
+
+    return route
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import copy
+import html
 import json
 import re
 from dataclasses import dataclass, replace
@@ -196,6 +197,40 @@ def _images(entry: Any) -> tuple[tuple[FeedImage, ...], tuple[str, ...]]:
     return tuple(images), tuple(types)
 
 
+_IMG = re.compile(r"<img\b[^>]{0,4000}>", re.IGNORECASE)
+_ATTR = re.compile(r"""([a-zA-Z-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+))""")
+INLINE_IMAGE_SCAN = 100_000       # characters of an entry's HTML searched for its first image
+
+
+def inline_image(markup: str) -> FeedImage | None:
+    """The first real picture of an entry's HTML, for an entry whose feed names none (as
+    Miniflux and FreshRSS show one): not a data: URI, not a tracking pixel of 1 or 2 pixels."""
+    for number, tag in enumerate(_IMG.finditer(markup[:INLINE_IMAGE_SCAN])):
+        if number >= 20:
+            break
+        attrs = {m.group(1).lower(): html.unescape(m.group(2) or m.group(3) or m.group(4) or "")
+                 for m in _ATTR.finditer(tag.group(0))}
+        src = attrs.get("src", "").strip()
+        width, height = _int(attrs.get("width")), _int(attrs.get("height"))
+        if (not src or src.lower().startswith("data:")
+                or (width is not None and width <= 2) or (height is not None and height <= 2)):
+            continue
+        alt = attrs.get("alt", "").strip()
+        return FeedImage(src, width, height, alt or None)
+    return None
+
+
+def _with_inline_image(images: tuple[FeedImage, ...], *markups: str
+                       ) -> tuple[FeedImage, ...]:
+    if images:
+        return images
+    for markup in markups:
+        found = inline_image(markup) if "<img" in markup.lower() else None
+        if found is not None:
+            return (found,)
+    return images
+
+
 def _entry(entry: Any) -> ParsedEntry:
     content = ""
     for part in entry.get("content") or ():
@@ -222,7 +257,8 @@ def _entry(entry: Any) -> ParsedEntry:
         published=published, updated=updated, date_text=date_text,
         source_title=(source.get("title") or None) if isinstance(source, dict) else None,
         source_url=(source.get("href") or None) if isinstance(source, dict) else None,
-        images=images, media_types=types)
+        images=_with_inline_image(images, content, entry.get("summary") or ""),
+        media_types=types)
 
 
 def _parse_xml(body: bytes, *, url: str, content_type: str) -> ParsedFeed:
@@ -285,7 +321,9 @@ def _json_entry(item: dict[str, Any]) -> ParsedEntry:
         content=str(item.get("content_html") or item.get("content_text") or ""),
         published=published, updated=updated,
         date_text=bad or bad2 if published is None and updated is None else None,
-        images=tuple(images), media_types=tuple(types), guid_is_permalink=True)
+        images=_with_inline_image(tuple(images), str(item.get("content_html") or ""),
+                                  str(item.get("summary") or "")),
+        media_types=tuple(types), guid_is_permalink=True)
 
 
 def parse_json_feed(body: bytes, *, url: str) -> ParsedFeed:
