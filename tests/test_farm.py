@@ -43,11 +43,8 @@ def env_for(tmp_path: Path, db_url: str, feeds: Path, **extra: str) -> dict[str,
     env.update(NEWSDESK_DATA_DIR=str(tmp_path / "var"), NEWSDESK_DATABASE_URL=db_url,
                NEWSDESK_FEEDS=str(feeds), NEWSDESK_ALLOW_PRIVATE_NETWORKS="1",
                NEWSDESK_LOG_LEVEL="WARNING",
-               # The farm is about storing once and 304s, not about slow servers: on a loaded
-               # 2-core CI machine under faketime one of 200 loopback fetches outwaited 10 s.
-               NEWSDESK_FETCH_TIMEOUT="60",
-               PYTHONPATH=os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH")))),
-               **extra)
+               PYTHONPATH=os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH")))))
+    env.update(extra)           # a caller's settings win over these defaults
     return env
 
 
@@ -87,7 +84,9 @@ def test_a_farm_of_200_sources_is_stored_once_and_then_not_modified(
         server.prefixes["/farm/"] = farm_route(30)
         feeds = write_feeds(tmp_path / "feeds",
                             [server.url(f"/farm/{i}.xml") for i in range(200)])
-        env = env_for(tmp_path, db_url, feeds)
+        # The farm is about storing once and 304s, not slow servers: on a loaded 2-core CI
+        # machine under faketime one of 200 loopback fetches outwaited the default 10 s.
+        env = env_for(tmp_path, db_url, feeds, NEWSDESK_FETCH_TIMEOUT="60")
         first = newsdesk(env, "fetch", "--all")
         assert first.returncode == 0, first.stderr
         assert first.stdout.strip().splitlines()[-1] == (
