@@ -88,11 +88,13 @@ def build_database(url: str, count: int, seed: int = 7) -> dict[str, Any]:
             when = start + timedelta(seconds=rng.randrange(3 * 365 * 86400))
             title = " ".join(rng.choice(WORDS) for _ in range(9)).capitalize()
             published = rng.random() < 0.9
+            excerpt = " ".join(rng.choice(WORDS) for _ in range(40))
+            quality, heat = rng.randrange(120), rng.randrange(-1, 150)
             batch.append(dict(
                 id=rid, category="news", title=f"{title} ({n})",
-                excerpt=" ".join(rng.choice(WORDS) for _ in range(40)), published_at=when,
+                excerpt=excerpt, published_at=when,
                 original_url=None, web_url=url, amp_web_url=None, cdn_amp_web_url=None,
-                type="article", quality=rng.randrange(120), heat=rng.randrange(-1, 150),
+                type="article", quality=quality, heat=heat,
                 published=published, provider_id=n % 300 + 1,
                 provider_name=f"News Outlet {n % 300}", secured=None, body="",
                 content_hash=hashlib.sha256(rid.encode()).hexdigest(), created_at=now,
@@ -100,7 +102,7 @@ def build_database(url: str, count: int, seed: int = 7) -> dict[str, Any]:
             chosen = set(rng.choices(range(len(TOPICS)), weights=weights, k=rng.randint(1, 3)))
             for pos, t in enumerate(sorted(chosen)):
                 links.append(dict(record_id=rid, topic_id=t + 1, position=pos,
-                                  published=published, published_at=when))
+                                  published=published, published_at=when, heat=heat))
                 topic_sizes[t] += 1
             if n % 2 == 0:
                 images.append(dict(record_id=rid, related_position=None, role="record",
