@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 MARK_START, MARK_END = "\ue000", "\ue001"
 MAX_QUERY = 200
 MAX_COUNTED = 1000      # "more than 1,000 stories match": counting every match costs too much
-MAX_RANKED = 5_000      # SQLite: more matches than this are ranked among the latest this many
+MAX_RANKED = 2_000      # SQLite: more matches than this are ranked among the latest this many
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\ue000\ue001]")
 _TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
 
@@ -217,7 +217,7 @@ class SearchRepository:
         """Rows of one page, the number of public matches (MAX_COUNTED + 1 meaning "more"),
         and MAX_RANKED when the ranking was cut to the latest MAX_RANKED matches."""
         # the (MAX_RANKED + 1)th highest matching rowid, if there is one: a walk down the
-        # match list that stops there (well under 1 ms for 5,000)
+        # match list that stops there (well under 1 ms for 2,000)
         floor = self.session.execute(_RANK_FLOOR, {"q": expression,
                                                    "cap": MAX_RANKED}).scalar()
         where = f"records_fts MATCH :q AND {self._public_sql()}"
