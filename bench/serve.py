@@ -10,9 +10,15 @@ Measured (requests/s, p50, p99):
   - the same feed with If-None-Match, answered 304;
   - baseline: the same feed bytes served as a static file by the same gunicorn (2 sync workers)
     running a ten-line WSGI app that reads the file from disk on every request.
+  - uncached (issue 19), in process through the Flask app with the rendered-page cache emptied
+    before every request: the largest topic's page hottest first, and a search for the word found
+    in most records, each beside its baseline (the query before issue 19: the topic links joined
+    to `records` and sorted by the record's heat; every match ranked by bm25), in alternating
+    rounds, with the pages compared for identical stories.  `--uncached-only` measures just these.
 Load comes from `wrk` when it is installed (apt-get install wrk), else from a Python client
 with one thread per connection (it then shares the two cores with the server, so figures are
-lower).  Targets (issue 6): topic page p99 < 50 ms, feed 304 >= 2,000 requests/s.
+lower).  Targets (issue 6): topic page p99 < 50 ms, feed 304 >= 2,000 requests/s; (issue 19)
+uncached hottest-first topic page and common-word search p99 < 50 ms.
 """
 
 from __future__ import annotations
@@ -88,11 +94,13 @@ def build_database(url: str, count: int, seed: int = 7) -> dict[str, Any]:
             when = start + timedelta(seconds=rng.randrange(3 * 365 * 86400))
             title = " ".join(rng.choice(WORDS) for _ in range(9)).capitalize()
             published = rng.random() < 0.9
+            excerpt = " ".join(rng.choice(WORDS) for _ in range(40))
+            quality, heat = rng.randrange(120), rng.randrange(-1, 150)
             batch.append(dict(
                 id=rid, category="news", title=f"{title} ({n})",
-                excerpt=" ".join(rng.choice(WORDS) for _ in range(40)), published_at=when,
+                excerpt=excerpt, published_at=when,
                 original_url=None, web_url=url, amp_web_url=None, cdn_amp_web_url=None,
-                type="article", quality=rng.randrange(120), heat=rng.randrange(-1, 150),
+                type="article", quality=quality, heat=heat,
                 published=published, provider_id=n % 300 + 1,
                 provider_name=f"News Outlet {n % 300}", secured=None, body="",
                 content_hash=hashlib.sha256(rid.encode()).hexdigest(), created_at=now,
@@ -100,7 +108,7 @@ def build_database(url: str, count: int, seed: int = 7) -> dict[str, Any]:
             chosen = set(rng.choices(range(len(TOPICS)), weights=weights, k=rng.randint(1, 3)))
             for pos, t in enumerate(sorted(chosen)):
                 links.append(dict(record_id=rid, topic_id=t + 1, position=pos,
-                                  published=published, published_at=when))
+                                  published=published, published_at=when, heat=heat))
                 topic_sizes[t] += 1
             if n % 2 == 0:
                 images.append(dict(record_id=rid, related_position=None, role="record",
@@ -140,6 +148,114 @@ def thousandth_cursor(url: str, slug: str, page: int = 1000, size: int = 20) -> 
                         else datetime.fromisoformat(str(row[0])))
     assert when is not None
     return Cursor(published_at=when, record_id=row[1]).encode()
+
+
+# --------------------------------------------------------------------------- uncached pages
+
+def most_common_word(url: str) -> tuple[str, int]:
+    """The word of WORDS that the most records contain, and in how many."""
+    import sqlite3
+
+    connection = sqlite3.connect(url.removeprefix("sqlite:///"))
+    counts = {w: connection.execute("SELECT count(*) FROM records_fts WHERE records_fts MATCH ?",
+                                    (f'"{w}"',)).fetchone()[0] for w in WORDS}
+    connection.close()
+    word = max(counts, key=lambda w: counts[w])
+    return word, counts[word]
+
+
+def old_topic_records(self: Any, topic_id: int, *, limit: int, before: Any = None,
+                      sort: str = "newest") -> Any:
+    """Baseline: `ReaderRepository.topic_records` before issue 19 (the record's heat, joined)."""
+    from sqlalchemy import func, select
+
+    from app.store.models import RecordRow, RecordTopicRow
+    from app.store.repository import NO_HEAT, public_condition
+
+    query = (select(RecordTopicRow.record_id)
+             .join(RecordRow, RecordRow.id == RecordTopicRow.record_id)
+             .where(RecordTopicRow.topic_id == topic_id,
+                    RecordTopicRow.published.is_(True), public_condition()))
+    return self._page(query, RecordTopicRow.published_at, RecordTopicRow.record_id, limit,
+                      before, sort, func.coalesce(RecordRow.heat, NO_HEAT))
+
+
+def measure_uncached(env: dict[str, str], url: str, topic: str, rounds: int,
+                     requests: int) -> list[tuple[str, list[dict[str, float]]]]:
+    """p50/p99 (ms) per round of `requests` GETs with the page cache emptied before each."""
+    import app.store.search as search_module
+    from app.store.reader import ReaderRepository
+    from app.web.http import BodyCache
+
+    os.environ.update(env)
+    from app import create_app
+
+    flask_app = create_app()
+    client = flask_app.test_client()
+    word, matches = most_common_word(url)
+    print(f"uncached: /topics/{topic}/?sort=hottest and /search?q={word} ({matches:,} records "
+          f"contain '{word}'); {rounds} rounds x {requests} requests each")
+    new_topic_records = ReaderRepository.topic_records
+    new_cap = search_module.MAX_RANKED
+
+    def use(baseline: bool) -> None:
+        ReaderRepository.topic_records = (  # type: ignore[method-assign]
+            old_topic_records if baseline else new_topic_records)
+        search_module.MAX_RANKED = 10**12 if baseline else new_cap
+
+    def get(path: str) -> tuple[float, bytes]:
+        flask_app.extensions["newsdesk.page_bodies"] = BodyCache(size=256)
+        t0 = time.perf_counter()
+        response = client.get(path)
+        elapsed = (time.perf_counter() - t0) * 1000
+        assert response.status_code == 200, (path, response.status_code)
+        return elapsed, response.data
+
+    def stories(body: bytes) -> list[str]:
+        return re.findall(r'href="(/items/[^"]+)"', body.decode())
+
+    cases = [("hottest-first topic page", f"/topics/{topic}/?sort=hottest"),
+             ("search, most common word", f"/search?q={word}")]
+    results: dict[str, list[dict[str, float]]] = {}
+    for label, path in cases:
+        for baseline in (False, True):
+            use(baseline)
+            get(path)                                          # warm the per-version values
+        use(False)
+        new_body = get(path)[1]
+        use(True)
+        old_body = get(path)[1]
+        same = stories(new_body) == stories(old_body)
+        capped = b"most recently added" in new_body
+        print(f"  {label}: {len(set(stories(new_body)))} stories on the page, "
+              f"{'identical to' if same else 'different from'} the baseline's"
+              + (" (ranked among the latest matches, as the page says)" if capped else ""))
+    for r in range(rounds):
+        for label, path in cases:
+            for baseline in ((False, True) if r % 2 == 0 else (True, False)):
+                use(baseline)
+                times = sorted(get(path)[0] for _ in range(requests))
+                name = f"baseline: {label} (before issue 19)" if baseline else label
+                results.setdefault(name, []).append(
+                    {"p50": times[len(times) // 2],
+                     "p99": times[min(len(times) - 1, int(len(times) * 0.99))]})
+    use(False)
+    return list(results.items())
+
+
+def print_uncached(results: list[tuple[str, list[dict[str, float]]]]) -> None:
+    print(f"\n{'uncached, in process (ms)':48} {'p50 median':>10} {'p99 median':>10} "
+          f"{'p99 min-max over rounds':>24}")
+    for label, rounds in results:
+        p50 = sorted(r["p50"] for r in rounds)
+        p99 = sorted(r["p99"] for r in rounds)
+        print(f"{label:48} {p50[len(p50) // 2]:10.1f} {p99[len(p99) // 2]:10.1f} "
+              f"{p99[0]:11.1f} - {p99[-1]:.1f}")
+    for label, rounds in results:
+        if not label.startswith("baseline"):
+            worst = max(r["p99"] for r in rounds)
+            print(f"target {label} p99 < 50 ms (worst round): {worst:.1f} ms "
+                  f"{'MET' if worst < 50 else 'MISSED'}")
 
 
 # --------------------------------------------------------------------------- servers
@@ -262,6 +378,10 @@ def main() -> None:
     parser.add_argument("--tool", choices=["wrk", "python"],
                         default="wrk" if shutil.which("wrk") else "python")
     parser.add_argument("--keep", type=Path, help="keep the database in this folder")
+    parser.add_argument("--rounds", type=int, default=3, help="uncached: rounds (alternating)")
+    parser.add_argument("--requests", type=int, default=100, help="uncached: requests a round")
+    parser.add_argument("--uncached-only", action="store_true",
+                        help="measure only the uncached topic page and search (no gunicorn)")
     args = parser.parse_args()
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="newsdesk-bench-"))
@@ -283,6 +403,10 @@ def main() -> None:
               f"{time.perf_counter() - t0:.1f}s ({work})")
     topic = info["topic"]
     print(f"topic measured: /topics/{topic}/ ({info['topic_records']:,} records)")
+    uncached = measure_uncached(env, url, topic, args.rounds, args.requests)
+    if args.uncached_only:
+        print_uncached(uncached)
+        return
 
     load = run_wrk if args.tool == "wrk" else run_python
     site = Server("app:create_app()", env)
@@ -329,6 +453,7 @@ def main() -> None:
     print(f"\ntargets: topic page p99 < 50 ms: {page_p99:.1f} ms "
           f"{'MET' if page_p99 < 50 else 'MISSED'}; feed 304 >= 2,000 req/s: "
           f"{not_modified:,.0f} {'MET' if not_modified >= 2000 else 'MISSED'}")
+    print_uncached(uncached)
 
 
 if __name__ == "__main__":

@@ -192,3 +192,30 @@ def test_stored_times_compare_equal_in_sql_however_the_rows_were_written(
                 RecordRow.published_at == record.published_at.replace(tzinfo=None),
                 RecordRow.created_at == now.replace(tzinfo=None))).scalars().all()
             assert found == [record.id]
+
+
+def test_topic_links_follow_their_records_heat(db: Database, now) -> None:
+    # the hottest-first topic page reads the links' copy of the heat (migration 0011)
+    from sqlalchemy import update
+
+    from app.store.models import RecordTopicRow
+
+    import_paths(db, [CORPUS], now=now)
+
+    def mismatched() -> list[str]:
+        with db.session() as session:
+            return list(session.execute(
+                select(RecordTopicRow.record_id).join(RecordRow,
+                                                      RecordRow.id == RecordTopicRow.record_id)
+                .where(RecordTopicRow.heat != func.coalesce(RecordRow.heat, -1))).scalars())
+
+    assert mismatched() == []
+    with db.session() as session:
+        rid = session.execute(select(RecordTopicRow.record_id).limit(1)).scalar_one()
+        session.execute(update(RecordRow).where(RecordRow.id == rid).values(heat=977))
+        session.commit()
+    assert mismatched() == []
+    with db.session() as session:
+        session.execute(update(RecordRow).where(RecordRow.id == rid).values(heat=None))
+        session.commit()
+    assert mismatched() == []

@@ -2,7 +2,8 @@
 
 One row per record, with providers, topics, record-topic links, images, related links and
 unknown keys in tables of their own.  `record_topics` carries a copy of the record's publication
-state and date so that "newest published records of a topic" is one index range scan.
+state, date and heat so that "newest (or hottest) published records of a topic" is one index
+range scan.
 Times are stored as naive UTC.
 """
 
@@ -94,9 +95,14 @@ class RecordTopicRow(Base):
     position: Mapped[int] = mapped_column(Integer)
     published: Mapped[bool | None] = mapped_column(Boolean)
     published_at: Mapped[datetime] = mapped_column(DateTime)
+    # the record's heat, NULL as -1 (the hottest-first order's "no heat"): copied by the store
+    # and, when records.heat changes, by a trigger (migration 0011)
+    heat: Mapped[int] = mapped_column(Integer, server_default="-1")
 
     __table_args__ = (
         Index("ix_record_topics_topic_newest", "topic_id", "published", "published_at"),
+        Index("ix_record_topics_topic_hottest", "topic_id", "published", "heat", "published_at",
+              "record_id"),
     )
 
 

@@ -22,7 +22,13 @@ from sqlalchemy.orm import Session
 
 from app.record import Record, slugify
 from app.store.models import ProviderRow, RecordRow, RecordTopicRow, TopicRow
-from app.store.repository import RecordRepository, from_db_time, public_condition, to_db_time
+from app.store.repository import (
+    NO_HEAT,
+    RecordRepository,
+    from_db_time,
+    public_condition,
+    to_db_time,
+)
 
 _TABLE_PROBES = ("SELECT id FROM records LIMIT 1", "SELECT id FROM topics LIMIT 1",
                  "SELECT record_id FROM record_topics LIMIT 1")
@@ -35,7 +41,6 @@ _PROBES = {   # by "is SQLite"
 
 Sort = Literal["newest", "hottest"]
 SORTS: tuple[Sort, ...] = ("newest", "hottest")
-NO_HEAT = -1
 
 
 class CursorError(ValueError):
@@ -305,7 +310,8 @@ class ReaderRepository:
     def latest(self, *, limit: int, before: Cursor | None = None,
                sort: Sort = "newest") -> Page:
         query = select(RecordRow.id).where(public_condition())
-        return self._page(query, RecordRow.published_at, RecordRow.id, limit, before, sort)
+        return self._page(query, RecordRow.published_at, RecordRow.id, limit, before, sort,
+                          func.coalesce(RecordRow.heat, NO_HEAT))
 
     def topic_records(self, topic_id: int, *, limit: int, before: Cursor | None = None,
                       sort: Sort = "newest") -> Page:
@@ -313,18 +319,22 @@ class ReaderRepository:
                  .join(RecordRow, RecordRow.id == RecordTopicRow.record_id)
                  .where(RecordTopicRow.topic_id == topic_id,
                         RecordTopicRow.published.is_(True), public_condition()))
+        # the links' copies of date and heat: index ix_record_topics_topic_hottest (or _newest)
+        # yields the page in order and the scan stops after it
         return self._page(query, RecordTopicRow.published_at, RecordTopicRow.record_id, limit,
-                          before, sort)
+                          before, sort, RecordTopicRow.heat)
 
     def provider_records(self, provider_id: int, *, limit: int,
                          before: Cursor | None = None) -> Page:
         query = select(RecordRow.id).where(RecordRow.provider_id == provider_id,
                                            public_condition())
-        return self._page(query, RecordRow.published_at, RecordRow.id, limit, before, "newest")
+        return self._page(query, RecordRow.published_at, RecordRow.id, limit, before, "newest",
+                          func.coalesce(RecordRow.heat, NO_HEAT))
 
     def _page(self, query: Select[Any], published_at: Any, rid: Any, limit: int,
-              before: Cursor | None, sort: Sort) -> Page:
-        heat = func.coalesce(RecordRow.heat, NO_HEAT)
+              before: Cursor | None, sort: Sort, heat: Any) -> Page:
+        """One page of `query`'s ids by (`heat`,) `published_at`, `rid`, all descending;
+        `heat` is never NULL (NULL heat counts as NO_HEAT)."""
         if before is not None:
             when = to_db_time(before.published_at)
             older = or_(published_at < when, and_(published_at == when, rid < before.record_id))

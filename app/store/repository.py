@@ -435,7 +435,8 @@ class RecordRepository:
         published_at = to_db_time(record.published_at)
         for pos, name in enumerate(record.topics):
             topics.append(dict(record_id=rid, topic_id=self.topic_id(name), position=pos,
-                               published=record.published, published_at=published_at))
+                               published=record.published, published_at=published_at,
+                               heat=NO_HEAT if record.heat is None else record.heat))
 
         def add_images(items: tuple[Image, ...], role: str, related: int | None) -> None:
             for pos, img in enumerate(items):
@@ -610,6 +611,8 @@ class RecordRepository:
 # (reader site, issue 6) Every public query - pages, feeds, search, counts - filters with
 # `public_condition()`, so a new reason to keep a record from readers (e.g. an editor's sticky
 # "hidden" flag in a table of its own) is added here once and holds everywhere.
+
+NO_HEAT = -1    # the heat the hottest-first order gives a record without one (copied on links)
 
 def public_condition() -> ColumnElement[bool]:
     """The condition a `records` row must meet to be shown to readers or put in a feed:
