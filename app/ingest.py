@@ -44,7 +44,7 @@ from app.pipeline.state import SourceState, after_fetch
 from app.pipeline.store import StoreCounts, store_entries
 from app.pipeline.work import init_process, parse_body, parse_in_process, sealed
 from app.record import Record
-from app.runs.leases import Heartbeat, gone_here, lease_until, worker_id
+from app.runs.leases import Heartbeat, gone_here, is_connection_error, lease_until, worker_id
 from app.secured import Keyring
 from app.sources import FeedConfig, FeedSource
 from app.store.db import Database
@@ -274,6 +274,10 @@ class Ingestor:
         try:
             _retrying(write)
         except Exception as exc:
+            if is_connection_error(exc):
+                # a lost database fails the pass (one line, app/scheduler.py), not this source:
+                # its state is left as it was, so the next pass fetches these entries again
+                raise
             reason = storage_error(exc)
             if reason is None:
                 log.exception("could not store %s", source.name)
