@@ -24,7 +24,8 @@ def source_health(state: SourceState) -> SourceHealth:
                         else state.last_status or "",
                         error_count=state.error_count, last_error=state.last_error or "",
                         next_due_at=state.next_due_at, disabled=state.disabled,
-                        disabled_reason=state.disabled_reason or "")
+                        disabled_reason=state.disabled_reason or "",
+                        lease_owner=state.lease_owner or "", lease_until=state.lease_until)
 
 
 class IngestCatalog:

@@ -211,6 +211,8 @@ class SourceHealth:
     next_due_at: datetime | None = None
     disabled: bool = False         # after a 410 or too many failures in a row
     disabled_reason: str = ""
+    lease_owner: str = ""          # the worker fetching it now (issue 16), and until when
+    lease_until: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -232,3 +232,21 @@ def test_the_preview_and_the_classifier_agree(phrases: str, exclude: str, text: 
     classifier = Classifier([Topic("T", "t", None, rule.as_feed_rule())])
     assert (rule.first_match(text) is not None) is expected
     assert (classifier.classify(title=text) == ("T",)) is expected
+
+
+def test_the_sources_page_shows_which_worker_holds_a_source_and_until_when(
+        desk: Desk, clock: Clock) -> None:
+    desk.fetch()
+    until = clock.now + timedelta(seconds=90)
+    with desk.db.session() as s:
+        held, _ = IngestRepository(s).take_leases(["Loopback Health"], "vm:4242:abcd1234", until,
+                                                  now=clock.now)
+    assert held == {"Loopback Health"}
+    shown = row(desk.page(), "Loopback Health")
+    assert "being fetched by worker <code>vm:4242:abcd1234</code>" in shown
+    assert f"lease until {until:%Y-%m-%d %H:%M:%S}" in shown
+    assert "vm:4242" not in row(desk.page(), "Broken Feed")
+    clock.now += timedelta(minutes=5)          # the worker stopped beating: its lease ran out
+    shown = row(desk.page(), "Loopback Health")
+    assert "lease of worker <code>vm:4242:abcd1234</code> expired" in shown
+    assert "another worker takes it over" in shown

@@ -80,7 +80,7 @@ def source_views() -> tuple[list[SourceView], str]:
 @login_required
 def sources() -> Any:
     views, problem = source_views()
-    return render_template("editor/sources.html", sources=views, form={},
+    return render_template("editor/sources.html", now=now(), sources=views, form={},
                            feeds_error=problem)
 
 
@@ -130,8 +130,8 @@ def add_source() -> Any:
         _add_source(url, name, interval, topics, by=editor.name)
     except EditError as exc:
         views, problem = source_views()
-        return render_template("editor/sources.html", error=exc, form=form, sources=views,
-                               feeds_error=problem), exc.status
+        return render_template("editor/sources.html", now=now(), error=exc, form=form,
+                               sources=views, feeds_error=problem), exc.status
     flash(f"Added {url}; it will be fetched on the next pass.", "success")
     return redirect(url_for("editor_feeds.sources"))
 
@@ -193,11 +193,11 @@ def import_sources() -> Any:
                            check=url_checker(allow_private=get_settings().allow_private_networks))
     except (EditError, OpmlError, ConfigError) as exc:
         error = exc if isinstance(exc, EditError) else EditError(str(exc), field="opml")
-        return render_template("editor/sources.html", error=error, form={}, sources=views,
-                               feeds_error=problem), error.status
+        return render_template("editor/sources.html", now=now(), error=error, form={},
+                               sources=views, feeds_error=problem), error.status
     views, problem = source_views()
-    return render_template("editor/sources.html", sources=views, form={}, feeds_error=problem,
-                           imported=plan, imported_name=name)
+    return render_template("editor/sources.html", now=now(), sources=views, form={},
+                           feeds_error=problem, imported=plan, imported_name=name)
 
 
 @bp.route("/sources/export.opml", methods=["GET"])
