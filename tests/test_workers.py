@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.config import Settings
 from app.store.db import Database
-from app.store.repository import IngestRepository
+from app.store.repository import IngestRepository, RecordRepository
 from app.store.workers import WorkerRepository
 from app.web import build_app
 from tests.conftest import ROOT
@@ -83,6 +83,13 @@ def test_three_fetches_at_once_on_a_fresh_database_fetch_each_source_once(
     assert len(hits) == 20 and max(hits.values()) == 1, hits.most_common(3)
     assert all(status == "200" and owner is None for status, owner in states(db_url).values())
     assert not any("Traceback" in err for _, err in results)
+    db = Database(db_url)                # every served entry stored once: 20 feeds x 3 entries
+    try:
+        with db.session() as session:
+            urls = [r.web_url for r in RecordRepository(session).iter_all()]
+    finally:
+        db.dispose()
+    assert len(urls) == 60 and len(set(urls)) == 60
 
 
 def test_sigterm_stops_a_worker_at_once_idle_or_mid_fetch(
