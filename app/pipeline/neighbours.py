@@ -161,11 +161,11 @@ class VectorWindow:
             return []
         rows, cosines = self._scores(number)
         days = self._all()[1]
+        gaps = np.abs(days[rows] - days[number])
         found = []
-        for row, cosine in zip(rows.tolist(), cosines.tolist(), strict=True):
+        for row, cosine, gap in zip(rows.tolist(), cosines.tolist(), gaps.tolist(), strict=True):
             score = (cosine + TOPIC_WEIGHT * self._topic_agreement(number, row)
-                     + LEXICAL_WEIGHT * lexical.get(self._ids[row], 0.0)
-                     - DAY_WEIGHT * abs(days[row] - days[number]))
+                     + LEXICAL_WEIGHT * lexical.get(self._ids[row], 0.0) - DAY_WEIGHT * gap)
             same = self._same_story(number, row, cosine)
             if score >= RELATED_MIN or same:
                 found.append(Neighbour(self._ids[row], round(score, 4), same))

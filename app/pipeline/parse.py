@@ -225,7 +225,7 @@ def _with_inline_image(images: tuple[FeedImage, ...], *markups: str
     if images:
         return images
     for markup in markups:
-        found = inline_image(markup) if "<img" in markup.lower() else None
+        found = inline_image(markup)
         if found is not None:
             return (found,)
     return images

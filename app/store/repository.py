@@ -58,6 +58,7 @@ from app.store.models import (
 Outcome = Literal["new", "updated", "unchanged"]
 _T_RECORDS = cast(Table, RecordRow.__table__)
 _BATCH = 500
+NO_HEAT = -1    # the heat the hottest-first order gives a record without one (copied on links)
 
 # Core columns for the reads that build records (Core, not ORM attributes: the ORM's loading
 # of plain column rows costs more than the query).  `_build` unpacks rows in these orders.
@@ -611,8 +612,6 @@ class RecordRepository:
 # (reader site, issue 6) Every public query - pages, feeds, search, counts - filters with
 # `public_condition()`, so a new reason to keep a record from readers (e.g. an editor's sticky
 # "hidden" flag in a table of its own) is added here once and holds everywhere.
-
-NO_HEAT = -1    # the heat the hottest-first order gives a record without one (copied on links)
 
 def public_condition() -> ColumnElement[bool]:
     """The condition a `records` row must meet to be shown to readers or put in a feed:

@@ -74,14 +74,19 @@ def source_views() -> tuple[list[SourceView], str]:
     return merge_sources(configured, settings, catalog().health()), problem
 
 
+def sources_page(**extra: Any) -> str:
+    """The Sources page as it stands now (with `error`, `form` or an import's outcome)."""
+    views, problem = source_views()
+    return render_template("editor/sources.html", **{
+        "form": {}, **extra, "sources": views, "feeds_error": problem, "now": now()})
+
+
 # --------------------------------------------------------------------------- sources
 
 @bp.route("/sources", methods=["GET"])
 @login_required
 def sources() -> Any:
-    views, problem = source_views()
-    return render_template("editor/sources.html", now=now(), sources=views, form={},
-                           feeds_error=problem)
+    return sources_page()
 
 
 def _known_source(url: str) -> bool:
@@ -129,9 +134,7 @@ def add_source() -> Any:
             raise EditError(f"cannot check the address: {exc}", field="url") from None
         _add_source(url, name, interval, topics, by=editor.name)
     except EditError as exc:
-        views, problem = source_views()
-        return render_template("editor/sources.html", now=now(), error=exc, form=form,
-                               sources=views, feeds_error=problem), exc.status
+        return sources_page(error=exc, form=form), exc.status
     flash(f"Added {url}; it will be fetched on the next pass.", "success")
     return redirect(url_for("editor_feeds.sources"))
 
@@ -183,7 +186,6 @@ def import_sources() -> Any:
 
     editor = current_editor()
     upload = request.files.get("opml")
-    views, problem = source_views()
     name = (upload.filename or "upload.opml") if upload else ""
     try:
         if upload is None or not name:
@@ -193,11 +195,8 @@ def import_sources() -> Any:
                            check=url_checker(allow_private=get_settings().allow_private_networks))
     except (EditError, OpmlError, ConfigError) as exc:
         error = exc if isinstance(exc, EditError) else EditError(str(exc), field="opml")
-        return render_template("editor/sources.html", now=now(), error=error, form={},
-                               sources=views, feeds_error=problem), error.status
-    views, problem = source_views()
-    return render_template("editor/sources.html", now=now(), sources=views, form={},
-                           feeds_error=problem, imported=plan, imported_name=name)
+        return sources_page(error=error), error.status
+    return sources_page(imported=plan, imported_name=name)
 
 
 @bp.route("/sources/export.opml", methods=["GET"])
